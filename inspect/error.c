@@ -45,7 +45,7 @@ void ck_error_format(const ck_error *err, char *buf, size_t size)
 #define APPEND(...) do { if (n < size) { int w = snprintf(buf + n, size - n, __VA_ARGS__); \
                          if (w > 0) n += (size_t)w; } } while (0)
     if (err->file[0]) APPEND("%s: ", err->file);
-    if (err->key[0]) APPEND("key '%s': ", err->key);
+    if (err->key[0]) APPEND("key '%s'%s", err->key, err->offset >= 0 ? " at " : ": ");
     if (err->offset >= 0) APPEND("byte %lld: ", (long long)err->offset);
     APPEND("%s", err->msg);
 #undef APPEND

@@ -30,7 +30,8 @@ int ck_error_set(ck_error *err, ck_errcode code, const char *file, const char *k
                  int64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-/* One line, no newline: "FILE: key 'KEY': byte OFFSET: MESSAGE" (parts omitted when empty). */
+/* One line, no newline: "FILE: key 'KEY' at byte OFFSET: MESSAGE"; the parts with nothing to say
+ * are left out ("FILE: byte OFFSET: MESSAGE", "FILE: key 'KEY': MESSAGE"). */
 void ck_error_format(const ck_error *err, char *buf, size_t size);
 
 /* Copy `src` into `dst` (size `size`), escaping bytes < 0x20, 0x7f, backslash and quotes so that a

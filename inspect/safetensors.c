@@ -11,6 +11,8 @@
  * caps them at 2^48 - 1 anyway. */
 #include "safetensors.h"
 
+#include "json_arena.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,14 +30,30 @@
 
 /* ---- byte-level pre-checks ------------------------------------------------------------ */
 
-/* Index of the first byte that breaks UTF-8 (overlongs, surrogates and > U+10FFFF included), or
- * len if the buffer is valid. */
-static size_t utf8_invalid_at(const uint8_t *s, size_t len)
+/* One pass over the header bytes, before JSON parsing: the first byte that breaks UTF-8
+ * (overlongs, surrogates and > U+10FFFF included) or is a raw control character. JSON allows
+ * no raw control characters except the whitespace tab, LF and CR; cJSON is lenient about them,
+ * so this scan makes us as strict as the reference's serde_json. Headers are mostly ASCII
+ * letters and digits, so eight bytes are vetted at a time. Returns len if all is well, and sets
+ * *is_control to say which rule broke. */
+static size_t header_bytes_invalid_at(const uint8_t *s, size_t len, bool *is_control)
 {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     size_t i = 0;
     while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            /* No byte >= 0x80 and no byte < 0x20: the classic "has a byte less than n" test. */
+            if (((w | ((w - ones * 0x20) & ~w)) & highs) == 0) { i += 8; continue; }
+        }
         uint8_t c = s[i];
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') { *is_control = true; return i; }
+            i++;
+            continue;
+        }
+        *is_control = false;
         size_t need;
         uint32_t cp;
         if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
@@ -55,13 +73,157 @@ static size_t utf8_invalid_at(const uint8_t *s, size_t len)
     return len;
 }
 
-/* JSON allows no raw control characters at all except the whitespace tab, LF and CR (and those
- * not inside strings). cJSON is lenient here, so this scan makes us as strict as serde_json. */
-static size_t control_char_at(const uint8_t *s, size_t len)
+/* Offset of the first \u0000 escape (a backslash-u0000 run preceded by an even number of
+ * backslashes, so "\\u0000" -- an escaped backslash then text -- does not count), or -1. */
+static int64_t escaped_nul_at(const uint8_t *hdr, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') return i;
-    return len;
+    const uint8_t *p = hdr, *end = hdr + len;
+    while ((p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
+        size_t slashes = 0;
+        while (p - slashes > hdr && p[-(ptrdiff_t)slashes - 1] == '\\') slashes++;
+        if (slashes % 2 == 0) return (int64_t)(p - hdr);
+        p++;
+    }
+    return -1;
+}
+
+/* ---- strict JSON token scan ----------------------------------------------------------- */
+
+/* cJSON is more lenient than serde_json, which the reference reader uses: it accepts "01", "1.",
+ * a UTF-8 byte-order mark and raw tabs/newlines inside strings, and it cannot tell "2" from
+ * "2.0", "2e0" or "-0" (serde_json reads those as floats, which the reference refuses for shape
+ * and data_offsets). This scan applies serde_json's lexical rules to every token and records the
+ * ordinal (in text order) of each number that is not a plain non-negative integer literal. The
+ * grammar itself (nesting, commas, colons) is left to cJSON. */
+typedef struct {
+    size_t *idx;
+    size_t n, cap;
+} num_list;
+
+enum { LEX_OK, LEX_BAD, LEX_NUL, LEX_NOMEM };
+
+static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+static bool hex4(const uint8_t *s, size_t len, size_t at, unsigned *out)
+{
+    if (at > len || len - at < 4) return false;
+    unsigned v = 0;
+    for (size_t k = 0; k < 4; k++) {
+        uint8_t c = s[at + k];
+        unsigned d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return false;
+        v = (v << 4) | d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Returns LEX_OK, or another LEX_* with *at the offset of the offending byte and *why saying what
+ * is wrong. */
+static int json_lex_strict(const uint8_t *s, size_t len, num_list *nonint, size_t *at, const char **why)
+{
+    size_t i = 0, ordinal = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '{' || c == '}' || c == '[' || c == ']' ||
+            c == ':' || c == ',') {
+            i++;
+            continue;
+        }
+        *at = i;
+        if (c == '"') {
+            for (i++;;) {
+                if (i >= len) { *why = "unterminated JSON string"; return LEX_BAD; }
+                c = s[i];
+                if (c == '"') { i++; break; }
+                if (c != '\\') {
+                    if (c < 0x20) { *at = i; *why = "raw control character inside a JSON string"; return LEX_BAD; }
+                    i++;
+                    continue;
+                }
+                *at = i;
+                uint8_t e = i + 1 < len ? s[i + 1] : 0;
+                if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+                    i += 2;
+                    continue;
+                }
+                unsigned cp, lo;
+                if (e != 'u' || !hex4(s, len, i + 2, &cp)) { *why = "invalid escape in a JSON string"; return LEX_BAD; }
+                if (cp == 0) { *why = "a JSON string in the header holds a NUL character (\\u0000)"; return LEX_NUL; }
+                if (cp >= 0xDC00 && cp <= 0xDFFF) { *why = "lone UTF-16 surrogate escape in a JSON string"; return LEX_BAD; }
+                i += 6;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    if (i + 1 >= len || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s, len, i + 2, &lo) || lo < 0xDC00 ||
+                        lo > 0xDFFF) {
+                        *why = "lone UTF-16 surrogate escape in a JSON string";
+                        return LEX_BAD;
+                    }
+                    i += 6;
+                }
+            }
+            continue;
+        }
+        if (c == '-' || is_digit(c)) {
+            bool plain = c != '-';
+            if (c == '-') i++;
+            *why = "malformed JSON number";
+            if (i >= len || !is_digit(s[i])) return LEX_BAD;
+            if (s[i] == '0') {
+                i++;
+                if (i < len && is_digit(s[i])) return LEX_BAD; /* leading zero */
+            } else {
+                while (i < len && is_digit(s[i])) i++;
+            }
+            if (i < len && s[i] == '.') {
+                plain = false;
+                if (++i >= len || !is_digit(s[i])) return LEX_BAD;
+                while (i < len && is_digit(s[i])) i++;
+            }
+            if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+                plain = false;
+                i++;
+                if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+                if (i >= len || !is_digit(s[i])) return LEX_BAD;
+                while (i < len && is_digit(s[i])) i++;
+            }
+            if (!plain) {
+                if (nonint->n == nonint->cap) {
+                    size_t cap = nonint->cap ? 2 * nonint->cap : 16;
+                    size_t *p = realloc(nonint->idx, cap * sizeof *p);
+                    if (!p) return LEX_NOMEM;
+                    nonint->idx = p;
+                    nonint->cap = cap;
+                }
+                nonint->idx[nonint->n++] = ordinal;
+            }
+            ordinal++;
+            continue;
+        }
+        if (len - i >= 4 && (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) { i += 4; continue; }
+        if (len - i >= 5 && !memcmp(s + i, "false", 5)) { i += 5; continue; }
+        *why = "unexpected byte in the header JSON";
+        return LEX_BAD;
+    }
+    return LEX_OK;
+}
+
+/* Number nodes appear in cJSON's tree in pre-order exactly as their tokens appear in the text, so
+ * the scan's ordinals map onto them. Each is marked through valueint, which nothing else here
+ * reads: 1 for a plain integer literal, 0 otherwise. Depth is bounded by cJSON's nesting limit. */
+static void mark_numbers(cJSON *node, const num_list *nonint, size_t *ordinal, size_t *next_bad)
+{
+    for (; node; node = node->next) {
+        if (cJSON_IsNumber(node)) {
+            bool bad = *next_bad < nonint->n && nonint->idx[*next_bad] == *ordinal;
+            if (bad) (*next_bad)++;
+            node->valueint = bad ? 0 : 1;
+            (*ordinal)++;
+        }
+        if (node->child) mark_numbers(node->child, nonint, ordinal, next_bad);
+    }
 }
 
 /* Where a tensor's key stands in the header, for error messages only (cold path): the first
@@ -118,7 +280,7 @@ static int fail_at_key(parse_ctx *c, const char *key, const char *what)
 /* A JSON number that is a non-negative integer below 2^53. */
 static bool exact_uint(const cJSON *item, uint64_t *out)
 {
-    if (!cJSON_IsNumber(item)) return false;
+    if (!cJSON_IsNumber(item) || item->valueint != 1) return false; /* see mark_numbers */
     double v = item->valuedouble;
     if (!(v >= 0.0) || v >= MAX_EXACT_INTEGER || v != (double)(uint64_t)v) return false;
     *out = (uint64_t)v;
@@ -137,6 +299,15 @@ static int read_tensor(parse_ctx *c, const cJSON *item, ck_st_tensor *t)
     if (!dtype) return fail_at_key(c, key, "missing field \"dtype\"");
     if (!shape) return fail_at_key(c, key, "missing field \"shape\"");
     if (!offs) return fail_at_key(c, key, "missing field \"data_offsets\"");
+    /* serde refuses a struct field given twice; cJSON would silently take the first. */
+    int seen[3] = {0, 0, 0};
+    for (const cJSON *f = item->child; f; f = f->next) {
+        int k = !strcmp(f->string, "dtype") ? 0 : !strcmp(f->string, "shape") ? 1 : !strcmp(f->string, "data_offsets") ? 2 : -1;
+        if (k >= 0 && seen[k]++) {
+            snprintf(msg, sizeof msg, "duplicate field \"%s\" in the tensor entry", f->string);
+            return fail_at_key(c, key, msg);
+        }
+    }
 
     if (!cJSON_IsString(dtype)) return fail_at_key(c, key, "\"dtype\" is not a string");
     if (!ck_dtype_from_name(dtype->valuestring, strlen(dtype->valuestring), &t->dtype)) {
@@ -166,6 +337,11 @@ static int read_tensor(parse_ctx *c, const cJSON *item, ck_st_tensor *t)
     return 0;
 }
 
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int read_metadata(parse_ctx *c, const cJSON *item, ck_st_file *out, arena *a)
 {
     if (!cJSON_IsObject(item)) return fail_at_key(c, "__metadata__", "__metadata__ is not a JSON object");
@@ -184,6 +360,23 @@ static int read_metadata(parse_ctx *c, const cJSON *item, ck_st_file *out, arena
         dst->value = arena_strdup(a, kv->valuestring, strlen(kv->valuestring));
     }
     out->has_metadata = true;
+    /* Duplicate keys are disallowed by the format; serde would keep the last one silently. */
+    if (out->n_metadata > 1) {
+        const char **keys = malloc(out->n_metadata * sizeof *keys);
+        if (!keys) return ck_error_set(c->err, CK_E_NOMEM, c->path, NULL, -1, "out of memory");
+        for (size_t i = 0; i < out->n_metadata; i++) keys[i] = out->metadata[i].key;
+        qsort(keys, out->n_metadata, sizeof *keys, str_ptr_cmp);
+        for (size_t i = 1; i < out->n_metadata; i++) {
+            if (!strcmp(keys[i - 1], keys[i])) {
+                char msg[400], esc[256];
+                ck_escape(esc, sizeof esc, keys[i], strlen(keys[i]));
+                snprintf(msg, sizeof msg, "duplicate __metadata__ key \"%s\"", esc);
+                free(keys);
+                return fail_at_key(c, "__metadata__", msg);
+            }
+        }
+        free(keys);
+    }
     return 0;
 }
 
@@ -294,35 +487,56 @@ int ck_st_parse_header(const char *path, const uint8_t *hdr, uint64_t hdr_len, u
     if (file_size < 8 + hdr_len)
         return ck_error_set(err, CK_E_FORMAT, path, NULL, 0, "header length %llu runs past the end of the file (%llu bytes)",
                             (unsigned long long)hdr_len, (unsigned long long)file_size);
-    size_t bad = utf8_invalid_at(hdr, hdr_len);
-    if (bad < hdr_len)
-        return ck_error_set(err, CK_E_FORMAT, path, NULL, HDR_OFFSET(bad), "header is not valid UTF-8");
-    bad = control_char_at(hdr, hdr_len);
-    if (bad < hdr_len)
+    bool is_control = false;
+    size_t bad = header_bytes_invalid_at(hdr, (size_t)hdr_len, &is_control);
+    if (bad < hdr_len && is_control)
         return ck_error_set(err, CK_E_FORMAT, path, NULL, HDR_OFFSET(bad),
                             "control character 0x%02x in the header JSON", hdr[bad]);
-    if (memmem(hdr, hdr_len, "\\u0000", 6)) {
-        const uint8_t *p = memmem(hdr, hdr_len, "\\u0000", 6);
-        return ck_error_set(err, CK_E_UNSUPPORTED, path, NULL, HDR_OFFSET(p - hdr),
+    if (bad < hdr_len)
+        return ck_error_set(err, CK_E_FORMAT, path, NULL, HDR_OFFSET(bad), "header is not valid UTF-8");
+    int64_t nul_at = escaped_nul_at(hdr, (size_t)hdr_len);
+    if (nul_at >= 0)
+        return ck_error_set(err, CK_E_UNSUPPORTED, path, NULL, HDR_OFFSET(nul_at),
                             "a JSON string in the header holds a NUL character (\\u0000)");
+
+    num_list nonint = {NULL, 0, 0};
+    size_t lex_at = 0;
+    const char *lex_why = NULL;
+    int lex = json_lex_strict(hdr, (size_t)hdr_len, &nonint, &lex_at, &lex_why);
+    if (lex == LEX_NOMEM) {
+        free(nonint.idx);
+        return ck_error_set(err, CK_E_NOMEM, path, NULL, -1, "out of memory");
     }
 
     const char *parse_end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)hdr, (size_t)hdr_len, &parse_end, false);
-    if (!root) {
-        size_t at = parse_end ? (size_t)((const uint8_t *)parse_end - hdr) : 0;
-        if (at > hdr_len) at = hdr_len;
+    ck_json_arena json_arena = {0};
+    cJSON *root = ck_json_parse_in_arena(&json_arena, (const char *)hdr, (size_t)hdr_len, &parse_end);
+    if (!root || lex != LEX_OK) {
+        /* Report whichever failure comes first in the text. */
+        size_t at = hdr_len;
+        if (!root) {
+            at = parse_end ? (size_t)((const uint8_t *)parse_end - hdr) : 0;
+            if (at > hdr_len) at = hdr_len;
+        }
+        free(nonint.idx);
+        ck_json_arena_free(&json_arena);
+        if (lex != LEX_OK && lex_at <= at)
+            return ck_error_set(err, lex == LEX_NUL ? CK_E_UNSUPPORTED : CK_E_FORMAT, path, NULL, HDR_OFFSET(lex_at),
+                                "%s", lex_why);
         return ck_error_set(err, CK_E_FORMAT, path, NULL, HDR_OFFSET(at), "header is not valid JSON");
     }
+    size_t ordinal = 0, next_bad = 0;
+    mark_numbers(root, &nonint, &ordinal, &next_bad);
+    free(nonint.idx);
     /* Only JSON whitespace may follow the value (the reference writer pads with spaces). */
     for (size_t i = (size_t)((const uint8_t *)parse_end - hdr); i < hdr_len; i++) {
         if (hdr[i] != ' ' && hdr[i] != '\t' && hdr[i] != '\n' && hdr[i] != '\r') {
-            cJSON_Delete(root);
+            ck_json_arena_free(&json_arena);
             return ck_error_set(err, CK_E_FORMAT, path, NULL, HDR_OFFSET(i), "unexpected bytes after the header JSON");
         }
     }
     if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
+        ck_json_arena_free(&json_arena);
         return ck_error_set(err, CK_E_FORMAT, path, NULL, 8, "header JSON is not an object");
     }
 
@@ -339,39 +553,38 @@ int ck_st_parse_header(const char *path, const uint8_t *hdr, uint64_t hdr_len, u
     out->arena = a.base;
     out->tensors = calloc(n_items ? n_items : 1, sizeof *out->tensors);
     if (!a.base || !out->tensors) {
-        cJSON_Delete(root);
+        ck_json_arena_free(&json_arena);
         return ck_error_set(err, CK_E_NOMEM, path, NULL, -1, "out of memory");
     }
 
     for (const cJSON *item = root->child; item; item = item->next) {
         if (!strcmp(item->string, "__metadata__")) {
             if (out->has_metadata) {
-                cJSON_Delete(root);
+                ck_json_arena_free(&json_arena);
                 return fail_at_key(&c, "__metadata__", "duplicate key \"__metadata__\"");
             }
-            if (read_metadata(&c, item, out, &a) < 0) { cJSON_Delete(root); return -1; }
+            if (read_metadata(&c, item, out, &a) < 0) { ck_json_arena_free(&json_arena); return -1; }
             continue;
         }
         ck_st_tensor *t = &out->tensors[out->n_tensors];
-        if (read_tensor(&c, item, t) < 0) { cJSON_Delete(root); return -1; }
+        if (read_tensor(&c, item, t) < 0) { ck_json_arena_free(&json_arena); return -1; }
         t->name_len = strlen(item->string);
         t->name = arena_strdup(&a, item->string, t->name_len);
         out->n_tensors++;
     }
-    cJSON_Delete(root);
+    ck_json_arena_free(&json_arena);
 
+    /* Data order first, then one name sort that serves both the duplicate check (which must come
+     * before the layout check: a duplicate would otherwise show up as a misleading overlap) and
+     * ck_st_find. */
+    qsort(out->tensors, out->n_tensors, sizeof *out->tensors, by_offset_cmp);
     if (sort_by_name(out) < 0) return ck_error_set(err, CK_E_NOMEM, path, NULL, -1, "out of memory");
     for (size_t i = 1; i < out->n_tensors; i++) {
         const ck_st_tensor *prev = &out->tensors[out->by_name[i - 1]], *cur = &out->tensors[out->by_name[i]];
         if (prev->name_len == cur->name_len && !memcmp(prev->name, cur->name, cur->name_len))
             return fail_at_key(&c, cur->name, "duplicate tensor name in the header");
     }
-
-    qsort(out->tensors, out->n_tensors, sizeof *out->tensors, by_offset_cmp);
     if (validate_layout(&c, out, file_size - out->data_start) < 0) return -1;
-    /* The tensors moved: rebuild the name index over their final positions. */
-    free(out->by_name);
-    if (sort_by_name(out) < 0) return ck_error_set(err, CK_E_NOMEM, path, NULL, -1, "out of memory");
     return 0;
 }
 
