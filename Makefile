@@ -10,14 +10,27 @@ SAN_FLAGS ?=
 CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -MMD -MP
 WARN  := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS)
-LDLIBS += -lcjson -lm
+LDLIBS += -lcjson -lxxhash -lpthread -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
 NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 MPICC := $(shell command -v mpicc 2>/dev/null)
 
 LIB_SRC  := $(sort $(wildcard inspect/*.c repair/*.c kernels/*.c kernels/cpu/*.c dist/*.c tests/gen/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+SPEC_JSON := $(sort $(wildcard inspect/specs/*.json))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/specs_data.o
+# CUDA back end (issue 3): built when nvcc is found, unless CUDA=0. kernels/cuda/*.cu go into the
+# library, CK_HAVE_CUDA tells kernels/backend.c to register it.
+ifneq ($(NVCC),)
+ifneq ($(CUDA),0)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_SRC := $(sort $(wildcard kernels/cuda/*.cu))
+LIB_OBJ  += $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+CPPFLAGS += -DCK_HAVE_CUDA
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+NVCCFLAGS ?= -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+endif
+endif
 LIB      := $(BUILD)/libckdoc.a
 MAIN_OBJ := $(BUILD)/ckdoc.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -29,7 +42,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 all: $(BIN)/ckdoc backends
 
 backends:
-	@echo "ckdoc: back ends built: cpu$(if $(NVCC), (nvcc found at $(NVCC): CUDA kernels arrive with issue 3),)$(if $(MPICC), (mpicc found: MPI arrives with the distributed issue),)"
+	@echo "ckdoc: back ends built: cpu$(if $(CUDA_SRC), cuda (nvcc at $(NVCC)),)$(if $(MPICC), (mpicc found: MPI arrives with the distributed issue),)"
 
 $(BIN)/ckdoc: $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(@D)
@@ -40,9 +53,21 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# The family specs are data, built into the binary.
+$(BUILD)/gen/specs_data.c: $(SPEC_JSON) inspect/specs/embed.sh
+	@mkdir -p $(@D)
+	sh inspect/specs/embed.sh $@ $(SPEC_JSON)
+
+$(BUILD)/gen/specs_data.o: $(BUILD)/gen/specs_data.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -D_GNU_SOURCE -DCK_HAVE_CUDA -I. -Xcompiler -Wall,-Wextra -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)

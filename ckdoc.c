@@ -14,8 +14,8 @@ typedef struct {
 static const ck_command commands[] = {
     {"ls", ck_cmd_ls, "ls PATH [--json] [--filter GLOB] [--sort key|size|shard]", NULL},
     {"demo", ck_cmd_demo, "demo DIR [NAME...] [--list]", NULL},
-    {"check", NULL, "check PATH [--json] [--deep] [--reference PATH]", "issue 4 (the doctor)"},
-    {"stats", NULL, "stats PATH [--filter GLOB] [--json] [--threads N]", "issue 3 (kernels)"},
+    {"check", ck_cmd_check, "check PATH [--json] [--deep] [--index-only] [--emit-plan FILE]", NULL},
+    {"stats", ck_cmd_stats, "stats PATH [--filter GLOB] [--json] [--threads N] [--backend cpu|cuda|auto]", NULL},
     {"repair", NULL, "repair PATH --plan PLAN -o OUT", "the repair issue"},
     {"convert", NULL, "convert SRC --to hf|mcore|torchtitan -o OUT", "the conversion issue"},
 };

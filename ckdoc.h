@@ -9,5 +9,7 @@ enum { CK_EXIT_OK = 0, CK_EXIT_FINDINGS = 1, CK_EXIT_INPUT = 2, CK_EXIT_INTERNAL
 
 int ck_cmd_ls(int argc, char **argv);
 int ck_cmd_demo(int argc, char **argv);
+int ck_cmd_stats(int argc, char **argv);
+int ck_cmd_check(int argc, char **argv);
 
 #endif

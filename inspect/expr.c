@@ -201,17 +201,6 @@ static ck_value parse_primary(parser *ps, bool live)
     return fail(ps, *ps->p ? "unexpected character '%c'" : "unexpected end%c", *ps->p ? *ps->p : '.');
 }
 
-static ck_value parse_default(parser *ps, bool live)
-{
-    ck_value v = parse_primary(ps, live);
-    while (accept(ps, "??")) {
-        bool take = live && (v.type == CK_V_MISSING || v.type == CK_V_NULL);
-        ck_value alt = parse_primary(ps, take);
-        if (take) v = alt;
-    }
-    return v;
-}
-
 static ck_value parse_unary(parser *ps, bool live)
 {
     if (++ps->nesting > MAX_DEPTH) return fail(ps, "expression nested too deeply");
@@ -225,7 +214,7 @@ static ck_value parse_unary(parser *ps, bool live)
         int64_t i = 0;
         r = (!live || !want_int(ps, v, &i)) ? make_int(0) : make_int(-i);
     } else {
-        r = parse_default(ps, live);
+        r = parse_primary(ps, live);
     }
     ps->nesting--;
     return r;
@@ -330,10 +319,23 @@ static ck_value parse_or(parser *ps, bool live)
     return v;
 }
 
+/* "a ?? b": b where a is missing or null. Looser than arithmetic and logic, so that
+ * "head_dim ?? H / nh" means head_dim ?? (H / nh). */
+static ck_value parse_coalesce(parser *ps, bool live)
+{
+    ck_value v = parse_or(ps, live);
+    while (accept(ps, "??")) {
+        bool take = live && !ps->failed && (v.type == CK_V_MISSING || v.type == CK_V_NULL);
+        ck_value alt = parse_or(ps, take);
+        if (take) v = alt;
+    }
+    return v;
+}
+
 static ck_value parse_expr(parser *ps, bool live)
 {
     if (++ps->nesting > MAX_DEPTH) return fail(ps, "expression nested too deeply");
-    ck_value c = parse_or(ps, live);
+    ck_value c = parse_coalesce(ps, live);
     if (accept(ps, "?")) {
         bool b = false;
         bool ok = live && truthy(ps, c, &b);

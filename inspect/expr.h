@@ -4,14 +4,14 @@
  *
  * Grammar (lowest precedence first):
  *   expr    := cond
- *   cond    := or ( '?' expr ':' expr )?
+ *   cond    := coalesce ( '?' expr ':' expr )?
+ *   coalesce:= or ( '??' or )*                   a missing or null left side takes the right
  *   or      := and ( '||' and )*
  *   and     := cmp ( '&&' cmp )*
  *   cmp     := sum ( ('=='|'!='|'<'|'<='|'>'|'>='|'in') sum )?
  *   sum     := prod ( ('+'|'-') prod )*
  *   prod    := unary ( ('*'|'/'|'%') unary )*
- *   unary   := ('!'|'-') unary | default
- *   default := primary ( '??' primary )*        a missing or null left side takes the right
+ *   unary   := ('!'|'-') unary | primary
  *   primary := INT | STRING | IDENT | IDENT '(' args ')' | '(' expr ')'
  * Identifiers resolve through a caller-supplied lookup (spec variables, then config fields).
  * Functions: cdiv(a,b) ceil division, min, max, len(x), at(x,i) (array or string element),

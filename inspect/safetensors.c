@@ -2,9 +2,10 @@
  *
  * The checks and their order follow the reference reader (huggingface/safetensors tensor.rs,
  * `read_metadata` + `Metadata::validate`), so that ckdoc accepts exactly the files the reference
- * accepts, with two deliberate additions the reference only promises: duplicate tensor names are
- * refused outright, and a JSON string holding a NUL character is refused (C strings cannot hold
- * it and silently truncating a name would alias two tensors).
+ * accepts, with deliberate additions the reference only promises: duplicate tensor names (and
+ * duplicate __metadata__ keys) are refused outright, and a JSON string holding a NUL character is
+ * refused (C strings cannot hold it and silently truncating a name would alias two tensors). The
+ * JSON itself is held to serde_json's rules, not cJSON's looser ones (json_validate_strict).
  *
  * JSON numbers arrive from cJSON as doubles: every integer we accept must be below 2^53, where a
  * double is still exact, so no offset or dimension is ever rounded. The safetensors JSON schema
@@ -87,20 +88,23 @@ static int64_t escaped_nul_at(const uint8_t *hdr, size_t len)
     return -1;
 }
 
-/* ---- strict JSON token scan ----------------------------------------------------------- */
+/* ---- strict JSON validation ----------------------------------------------------------- */
 
 /* cJSON is more lenient than serde_json, which the reference reader uses: it accepts "01", "1.",
- * a UTF-8 byte-order mark and raw tabs/newlines inside strings, and it cannot tell "2" from
- * "2.0", "2e0" or "-0" (serde_json reads those as floats, which the reference refuses for shape
- * and data_offsets). This scan applies serde_json's lexical rules to every token and records the
- * ordinal (in text order) of each number that is not a plain non-negative integer literal. The
- * grammar itself (nesting, commas, colons) is left to cJSON. */
+ * a UTF-8 byte-order mark and raw tabs/newlines inside strings, it reports some failures a byte or
+ * more past the bad one, and it cannot tell "2" from "2.0", "2e0" or "-0" (serde_json reads those
+ * as floats, which the reference refuses for shape and data_offsets). So the header is first
+ * validated here, token by token and against the grammar, with serde_json's rules and its nesting
+ * limit (127 levels); the offset of the first byte that cannot continue a JSON text is exact. Only
+ * a valid text reaches cJSON. The ordinal (in text order) of every number that is not a plain
+ * non-negative integer literal is recorded for mark_numbers. */
 typedef struct {
     size_t *idx;
     size_t n, cap;
 } num_list;
 
 enum { LEX_OK, LEX_BAD, LEX_NUL, LEX_NOMEM };
+#define JSON_MAX_DEPTH 127 /* serde_json's default recursion limit: 128 - 1 */
 
 static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
@@ -121,90 +125,171 @@ static bool hex4(const uint8_t *s, size_t len, size_t at, unsigned *out)
     return true;
 }
 
-/* Returns LEX_OK, or another LEX_* with *at the offset of the offending byte and *why saying what
- * is wrong. */
-static int json_lex_strict(const uint8_t *s, size_t len, num_list *nonint, size_t *at, const char **why)
+/* The string whose opening quote is at *i; leaves *i past the closing quote. */
+static int lex_string(const uint8_t *s, size_t len, size_t *i, size_t *at, const char **why)
 {
-    size_t i = 0, ordinal = 0;
-    while (i < len) {
+    size_t p = *i + 1;
+    for (;;) {
+        if (p >= len) { *at = *i; *why = "it ends inside this string"; return LEX_BAD; }
+        uint8_t c = s[p];
+        if (c == '"') break;
+        if (c != '\\') {
+            if (c < 0x20) { *at = p; *why = "raw control character inside a JSON string"; return LEX_BAD; }
+            p++;
+            continue;
+        }
+        *at = p;
+        uint8_t e = p + 1 < len ? s[p + 1] : 0;
+        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+            p += 2;
+            continue;
+        }
+        unsigned cp, lo;
+        if (e != 'u' || !hex4(s, len, p + 2, &cp)) { *why = "invalid escape in a JSON string"; return LEX_BAD; }
+        if (cp == 0) { *why = "a JSON string in the header holds a NUL character (\\u0000)"; return LEX_NUL; }
+        if (cp >= 0xDC00 && cp <= 0xDFFF) { *why = "lone UTF-16 surrogate escape in a JSON string"; return LEX_BAD; }
+        p += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (p + 1 >= len || s[p] != '\\' || s[p + 1] != 'u' || !hex4(s, len, p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                *why = "lone UTF-16 surrogate escape in a JSON string";
+                return LEX_BAD;
+            }
+            p += 6;
+        }
+    }
+    *i = p + 1;
+    return LEX_OK;
+}
+
+/* The number starting at *i (a '-' or a digit); *plain says whether it is a bare integer literal. */
+static bool lex_number(const uint8_t *s, size_t len, size_t *i, bool *plain)
+{
+    size_t p = *i;
+    *plain = s[p] != '-';
+    if (s[p] == '-') p++;
+    if (p >= len || !is_digit(s[p])) return false;
+    if (s[p] == '0') {
+        p++;
+        if (p < len && is_digit(s[p])) return false; /* leading zero */
+    } else {
+        while (p < len && is_digit(s[p])) p++;
+    }
+    if (p < len && s[p] == '.') {
+        *plain = false;
+        if (++p >= len || !is_digit(s[p])) return false;
+        while (p < len && is_digit(s[p])) p++;
+    }
+    if (p < len && (s[p] == 'e' || s[p] == 'E')) {
+        *plain = false;
+        p++;
+        if (p < len && (s[p] == '+' || s[p] == '-')) p++;
+        if (p >= len || !is_digit(s[p])) return false;
+        while (p < len && is_digit(s[p])) p++;
+    }
+    *i = p;
+    return true;
+}
+
+/* Returns LEX_OK, or another LEX_* with *at the offset of the first bad byte and *why what is
+ * wrong with it. A text that stops early is reported at its end (`len`). */
+static int json_validate_strict(const uint8_t *s, size_t len, num_list *nonint, size_t *at, const char **why)
+{
+    enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, COMMA_OR_CLOSE, DONE } state = VALUE;
+    bool is_object[JSON_MAX_DEPTH + 1]; /* per open container: object (true) or array */
+    size_t depth = 0, i = 0, ordinal = 0;
+    for (;;) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        if (i >= len) break;
         uint8_t c = s[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '{' || c == '}' || c == '[' || c == ']' ||
-            c == ':' || c == ',') {
-            i++;
-            continue;
-        }
         *at = i;
-        if (c == '"') {
-            for (i++;;) {
-                if (i >= len) { *why = "unterminated JSON string"; return LEX_BAD; }
-                c = s[i];
-                if (c == '"') { i++; break; }
-                if (c != '\\') {
-                    if (c < 0x20) { *at = i; *why = "raw control character inside a JSON string"; return LEX_BAD; }
-                    i++;
-                    continue;
+        switch (state) {
+        case DONE:
+            *why = "unexpected bytes after the JSON value";
+            return LEX_BAD;
+        case COLON:
+            if (c != ':') { *why = "expected ':' after an object key"; return LEX_BAD; }
+            i++;
+            state = VALUE;
+            continue;
+        case COMMA_OR_CLOSE:
+            if (c == ',') {
+                i++;
+                state = is_object[depth - 1] ? KEY : VALUE;
+                continue;
+            }
+            if (c == (is_object[depth - 1] ? '}' : ']')) {
+                i++;
+                depth--;
+                state = depth ? COMMA_OR_CLOSE : DONE;
+                continue;
+            }
+            *why = is_object[depth - 1] ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array";
+            return LEX_BAD;
+        case KEY_OR_CLOSE:
+        case KEY:
+            if (c == '}' && state == KEY_OR_CLOSE) {
+                i++;
+                depth--;
+                state = depth ? COMMA_OR_CLOSE : DONE;
+                continue;
+            }
+            if (c != '"') { *why = "expected a string key in an object"; return LEX_BAD; }
+            {
+                int r = lex_string(s, len, &i, at, why);
+                if (r != LEX_OK) return r;
+            }
+            state = COLON;
+            continue;
+        case VALUE_OR_CLOSE:
+        case VALUE:
+            if (c == ']' && state == VALUE_OR_CLOSE) {
+                i++;
+                depth--;
+                state = depth ? COMMA_OR_CLOSE : DONE;
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                if (depth == JSON_MAX_DEPTH) {
+                    *why = "nested more than 127 levels deep (the reference reader's limit)";
+                    return LEX_BAD;
                 }
-                *at = i;
-                uint8_t e = i + 1 < len ? s[i + 1] : 0;
-                if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
-                    i += 2;
-                    continue;
-                }
-                unsigned cp, lo;
-                if (e != 'u' || !hex4(s, len, i + 2, &cp)) { *why = "invalid escape in a JSON string"; return LEX_BAD; }
-                if (cp == 0) { *why = "a JSON string in the header holds a NUL character (\\u0000)"; return LEX_NUL; }
-                if (cp >= 0xDC00 && cp <= 0xDFFF) { *why = "lone UTF-16 surrogate escape in a JSON string"; return LEX_BAD; }
-                i += 6;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (i + 1 >= len || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s, len, i + 2, &lo) || lo < 0xDC00 ||
-                        lo > 0xDFFF) {
-                        *why = "lone UTF-16 surrogate escape in a JSON string";
-                        return LEX_BAD;
+                is_object[depth++] = c == '{';
+                i++;
+                state = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+                continue;
+            }
+            if (c == '"') {
+                int r = lex_string(s, len, &i, at, why);
+                if (r != LEX_OK) return r;
+            } else if (c == '-' || is_digit(c)) {
+                bool plain;
+                if (!lex_number(s, len, &i, &plain)) { *why = "malformed JSON number"; return LEX_BAD; }
+                if (!plain) {
+                    if (nonint->n == nonint->cap) {
+                        size_t cap = nonint->cap ? 2 * nonint->cap : 16;
+                        size_t *p = realloc(nonint->idx, cap * sizeof *p);
+                        if (!p) return LEX_NOMEM;
+                        nonint->idx = p;
+                        nonint->cap = cap;
                     }
-                    i += 6;
+                    nonint->idx[nonint->n++] = ordinal;
                 }
-            }
-            continue;
-        }
-        if (c == '-' || is_digit(c)) {
-            bool plain = c != '-';
-            if (c == '-') i++;
-            *why = "malformed JSON number";
-            if (i >= len || !is_digit(s[i])) return LEX_BAD;
-            if (s[i] == '0') {
-                i++;
-                if (i < len && is_digit(s[i])) return LEX_BAD; /* leading zero */
+                ordinal++;
+            } else if (len - i >= 4 && (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) {
+                i += 4;
+            } else if (len - i >= 5 && !memcmp(s + i, "false", 5)) {
+                i += 5;
             } else {
-                while (i < len && is_digit(s[i])) i++;
+                *why = "expected a JSON value";
+                return LEX_BAD;
             }
-            if (i < len && s[i] == '.') {
-                plain = false;
-                if (++i >= len || !is_digit(s[i])) return LEX_BAD;
-                while (i < len && is_digit(s[i])) i++;
-            }
-            if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-                plain = false;
-                i++;
-                if (i < len && (s[i] == '+' || s[i] == '-')) i++;
-                if (i >= len || !is_digit(s[i])) return LEX_BAD;
-                while (i < len && is_digit(s[i])) i++;
-            }
-            if (!plain) {
-                if (nonint->n == nonint->cap) {
-                    size_t cap = nonint->cap ? 2 * nonint->cap : 16;
-                    size_t *p = realloc(nonint->idx, cap * sizeof *p);
-                    if (!p) return LEX_NOMEM;
-                    nonint->idx = p;
-                    nonint->cap = cap;
-                }
-                nonint->idx[nonint->n++] = ordinal;
-            }
-            ordinal++;
+            state = depth ? COMMA_OR_CLOSE : DONE;
             continue;
         }
-        if (len - i >= 4 && (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) { i += 4; continue; }
-        if (len - i >= 5 && !memcmp(s + i, "false", 5)) { i += 5; continue; }
-        *why = "unexpected byte in the header JSON";
+    }
+    if (state != DONE) {
+        *at = len;
+        *why = "it ends before the value is complete";
         return LEX_BAD;
     }
     return LEX_OK;
@@ -502,27 +587,23 @@ int ck_st_parse_header(const char *path, const uint8_t *hdr, uint64_t hdr_len, u
     num_list nonint = {NULL, 0, 0};
     size_t lex_at = 0;
     const char *lex_why = NULL;
-    int lex = json_lex_strict(hdr, (size_t)hdr_len, &nonint, &lex_at, &lex_why);
-    if (lex == LEX_NOMEM) {
+    int lex = json_validate_strict(hdr, (size_t)hdr_len, &nonint, &lex_at, &lex_why);
+    if (lex != LEX_OK) {
         free(nonint.idx);
-        return ck_error_set(err, CK_E_NOMEM, path, NULL, -1, "out of memory");
+        if (lex == LEX_NOMEM) return ck_error_set(err, CK_E_NOMEM, path, NULL, -1, "out of memory");
+        return ck_error_set(err, lex == LEX_NUL ? CK_E_UNSUPPORTED : CK_E_FORMAT, path, NULL, HDR_OFFSET(lex_at),
+                            "%s%s", lex == LEX_NUL ? "" : "header is not valid JSON: ", lex_why);
     }
 
+    /* The text is valid JSON now; cJSON failing on it can only mean it ran out of memory. */
     const char *parse_end = NULL;
     ck_json_arena json_arena = {0};
     cJSON *root = ck_json_parse_in_arena(&json_arena, (const char *)hdr, (size_t)hdr_len, &parse_end);
-    if (!root || lex != LEX_OK) {
-        /* Report whichever failure comes first in the text. */
-        size_t at = hdr_len;
-        if (!root) {
-            at = parse_end ? (size_t)((const uint8_t *)parse_end - hdr) : 0;
-            if (at > hdr_len) at = hdr_len;
-        }
+    if (!root) {
         free(nonint.idx);
         ck_json_arena_free(&json_arena);
-        if (lex != LEX_OK && lex_at <= at)
-            return ck_error_set(err, lex == LEX_NUL ? CK_E_UNSUPPORTED : CK_E_FORMAT, path, NULL, HDR_OFFSET(lex_at),
-                                "%s", lex_why);
+        size_t at = parse_end ? (size_t)((const uint8_t *)parse_end - hdr) : 0;
+        if (at > hdr_len) at = hdr_len;
         return ck_error_set(err, CK_E_FORMAT, path, NULL, HDR_OFFSET(at), "header is not valid JSON");
     }
     size_t ordinal = 0, next_bad = 0;
@@ -592,7 +673,9 @@ int ck_st_open(const char *path, ck_st_file *out, ck_error *err)
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a symlink to one) must not hang; fstat refuses it next. It
+     * changes nothing for regular files. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ck_error_set(err, CK_E_IO, path, NULL, -1, "cannot open: %s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0) {

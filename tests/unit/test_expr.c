@@ -63,6 +63,8 @@ static void test_arithmetic(void)
 static void test_defaults_and_missing(void)
 {
     CHECK_EQ_U64(ival("head_dim ?? hidden_size / num_attention_heads"), 64);
+    CHECK_EQ_U64(ival("num_key_value_heads ?? 3 * 5"), 8);
+    CHECK_EQ_U64(ival("(q_lora_rank ?? 2) * 3"), 6);
     CHECK_EQ_U64(ival("q_lora_rank ?? 7"), 7); /* null takes the default */
     CHECK_EQ_U64(ival("num_key_value_heads ?? num_attention_heads"), 8);
     CHECK(bval("has(num_key_value_heads)") == 1);

@@ -1,0 +1,25 @@
+/* The doctor: compare a checkpoint with what its config and family spec say it must hold, and
+ * collect findings. Shape-level by default (headers, plus a few bytes of each expert for the
+ * duplicate test and the small F32 scales); --deep reads every byte. */
+#ifndef CK_CHECK_H
+#define CK_CHECK_H
+
+#include <stdbool.h>
+
+#include "checkpoint.h"
+#include "findings.h"
+#include "spec.h"
+
+typedef struct {
+    bool deep;            /* read all data: NaN/Inf, all-zero tensors, every quant scale */
+    bool index_only;      /* key names only: the shards are not there */
+    const char *family;   /* force a family spec (NULL: from config.json) */
+} ck_check_options;
+
+/* Run every check on an opened checkpoint. Findings go to `out` (which the caller set up, e.g.
+ * with a cap); `x` receives the expansion used (family, quant format; caller frees). Returns 0,
+ * or -1 with err set only for internal failures (out of memory). */
+int ck_check_run(ck_checkpoint *ck, const ck_check_options *opt, ck_findings *out, ck_expectation *x,
+                 ck_error *err);
+
+#endif

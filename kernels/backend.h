@@ -1,0 +1,95 @@
+/* The compute back-end interface: one struct of function pointers per back end, plus a capability
+ * query that callers use before dispatching (as ggml's supports_op). Back ends: "cpu" (always
+ * built, the reference) and "cuda" (built when nvcc is found: CK_HAVE_CUDA).
+ *
+ * Contract for every op:
+ *   - pointers are HOST memory (the CUDA back end stages through device buffers itself);
+ *   - shapes are element counts; packed 4-bit data holds element 2k in the low nibble of byte k;
+ *   - return 0, or -1 with `err` set (CK_E_USAGE for shapes or dtypes the op refuses, CK_E_NOMEM,
+ *     CK_E_IO for a device failure); ops never print and never exit;
+ *   - results are bit-identical for every thread count, and the CUDA back end's transposes, casts
+ *     and dequantizations are bit-identical to the CPU's (they share kernels/codec.h). */
+#ifndef CK_BACKEND_H
+#define CK_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inspect/dtype.h"
+#include "inspect/error.h"
+#include "kernels/stats.h"
+
+typedef enum {
+    CK_OP_TRANSPOSE,     /* dtype: the element type (any whole-byte width, or F4 packed) */
+    CK_OP_CAST,          /* dtype: a source or destination type (casts go between any two) */
+    CK_OP_DEQUANT_MXFP4, /* dtype: CK_F4 */
+    CK_OP_DEQUANT_NVFP4, /* dtype: CK_F4 */
+    CK_OP_DEQUANT_FP8,   /* dtype: F8_E4M3 or F8_E5M2 */
+    CK_OP_STATS,         /* dtype: the element type reduced */
+    CK_OP_COUNT
+} ck_op;
+
+typedef struct ck_backend ck_backend;
+
+typedef struct {
+    const char *name;
+    bool (*supports)(const ck_backend *be, ck_op op, ck_dtype dtype);
+
+    /* [batch, rows, cols] -> [batch, cols, rows]. */
+    int (*transpose)(ck_backend *be, ck_dtype dtype, const void *src, void *dst, uint64_t batch, uint64_t rows,
+                     uint64_t cols, ck_error *err);
+
+    /* n elements from `from` to `to` (see kernels/codec.h for rounding, NaN and overflow rules). */
+    int (*cast)(ck_backend *be, ck_dtype from, const void *src, ck_dtype to, void *dst, uint64_t n, ck_error *err);
+
+    /* MXFP4: codes [rows, cols/2] bytes, scales [rows, ceil(cols/32)] E8M0 -> dst [rows, cols] F32.
+     * `cols` must be even; a last partial block uses its scale like a full one. */
+    int (*dequant_mxfp4)(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float *dst, uint64_t rows,
+                         uint64_t cols, ck_error *err);
+
+    /* NVFP4: codes [rows, cols/2], scales [rows, ceil(cols/16)] F8_E4M3, one F32 global scale:
+     * dst = e2m1 * float(scale) * global, multiplied in that order in f32. */
+    int (*dequant_nvfp4)(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float global, float *dst,
+                         uint64_t rows, uint64_t cols, ck_error *err);
+
+    /* FP8 with block scales: src [rows, cols] of `dtype` (F8_E4M3 or F8_E5M2), a window of a larger
+     * matrix starting at global row `row0`; scales F32 [ceil(R/block_rows), ceil(cols/block_cols)]
+     * for the whole matrix. dst = fp8 * scale[(row0 + r) / block_rows][c / block_cols].
+     * Per-tensor scaling is one block: block_rows >= R, block_cols >= cols. */
+    int (*dequant_fp8)(ck_backend *be, ck_dtype dtype, const uint8_t *src, const float *scales, float *dst,
+                       uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
+                       ck_error *err);
+
+    /* Feed n elements of `dtype` to the pass `st->pass` of a statistics reduction (kernels/stats.h).
+     * Call with the whole tensor in order, in pieces of any size, once per pass. */
+    int (*stats)(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
+
+    void (*destroy)(ck_backend *be);
+} ck_backend_ops;
+
+struct ck_backend {
+    const ck_backend_ops *ops;
+    int threads;      /* CPU worker threads this back end uses (CUDA: host threads for its fallbacks) */
+    char device[128]; /* what it runs on, for messages: "cpu (4 threads)", "NVIDIA H100 ..." */
+    void *impl;
+};
+
+typedef enum { CK_BACKEND_AUTO, CK_BACKEND_CPU, CK_BACKEND_CUDA } ck_backend_kind;
+
+/* "cpu", "cuda" or "auto"; false for anything else. */
+bool ck_backend_kind_parse(const char *s, ck_backend_kind *out);
+
+/* Create a back end. `threads` <= 0 means all online cores. AUTO picks CUDA when it was compiled
+ * in and a device answers, else the CPU; `why` (may be NULL, 256 bytes) then says what was
+ * chosen and why. CUDA requested but not available is an error (CK_E_UNSUPPORTED). */
+ck_backend *ck_backend_create(ck_backend_kind kind, int threads, char *why, ck_error *err);
+void ck_backend_destroy(ck_backend *be);
+
+/* Whether a CUDA device can be used here: compiled in and at least one device. `why` says which
+ * (may be NULL, 256 bytes). */
+bool ck_backend_cuda_available(char *why);
+
+/* The CPU back end, always available; the CUDA one returns NULL (err set) without a device. */
+ck_backend *ck_backend_cpu_create(int threads, ck_error *err);
+
+#endif

@@ -1,0 +1,58 @@
+/* Casts between F32, F16, BF16, F8_E4M3 and F8_E5M2: decode to f32, encode to the target, through
+ * the per-dtype table (ck_cpu_dtypes). Going through f32 never double-rounds: every source value
+ * is exact in f32, so the one rounding is the encoder's. Pieces of BLOCK elements keep the f32
+ * staging buffer in L1; tasks of TASK elements spread the work over the pool. */
+#include <string.h>
+
+#include "kernels/cpu/cpu.h"
+
+#define BLOCK 1024
+#define TASK (64 * 1024)
+
+typedef struct {
+    const uint8_t *src;
+    uint8_t *dst;
+    uint64_t n;
+    size_t sbytes, dbytes;
+    const ck_cpu_dtype *from, *to;
+    bool from_f32, to_f32;
+} cast_job;
+
+static void cast_task(void *ctx, size_t task)
+{
+    const cast_job *j = ctx;
+    uint64_t i0 = (uint64_t)task * TASK, i1 = i0 + TASK < j->n ? i0 + TASK : j->n;
+    float tmp[BLOCK];
+    for (uint64_t i = i0; i < i1; i += BLOCK) {
+        size_t k = (size_t)(i1 - i < BLOCK ? i1 - i : BLOCK);
+        const void *s = j->src + i * j->sbytes;
+        void *d = j->dst + i * j->dbytes;
+        if (j->from_f32) j->to->from_f32(s, d, k);
+        else if (j->to_f32) j->from->to_f32(s, d, k);
+        else {
+            j->from->to_f32(s, tmp, k);
+            j->to->from_f32(tmp, d, k);
+        }
+    }
+}
+
+bool ck_cpu_cast_supports(ck_dtype d)
+{
+    return ck_cpu_dtypes[d].to_f32 && ck_cpu_dtypes[d].from_f32;
+}
+
+int ck_cpu_cast(ck_backend *be, ck_dtype from, const void *src, ck_dtype to, void *dst, uint64_t n, ck_error *err)
+{
+    if (!ck_cpu_cast_supports(from) || !ck_cpu_cast_supports(to))
+        return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "cast: %s -> %s is not supported",
+                            ck_dtype_name(from), ck_dtype_name(to));
+    size_t sb = ck_dtype_info(from)->bits / 8, db = ck_dtype_info(to)->bits / 8;
+    if (n > UINT64_MAX / 8) return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "cast: count overflows");
+    if (from == to) {
+        memcpy(dst, src, (size_t)n * sb);
+        return 0;
+    }
+    cast_job j = {src, dst, n, sb, db, &ck_cpu_dtypes[from], &ck_cpu_dtypes[to], from == CK_F32, to == CK_F32};
+    ck_pool_run(ck_cpu_pool(be), (size_t)((n + TASK - 1) / TASK), cast_task, &j);
+    return 0;
+}

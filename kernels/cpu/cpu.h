@@ -1,0 +1,46 @@
+/* Internals of the CPU back end: its per-dtype compute table and its op entry points. */
+#ifndef CK_CPU_H
+#define CK_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/pool.h"
+
+/* Compute facts per dtype (the format facts live in inspect/dtype.h). NULL: not handled. */
+typedef struct {
+    void (*to_f32)(const void *src, float *dst, size_t n);
+    void (*from_f32)(const float *src, void *dst, size_t n);
+    const float *(*lut8)(void); /* 8-bit floats: the 256-entry decode table */
+} ck_cpu_dtype;
+
+extern const ck_cpu_dtype ck_cpu_dtypes[CK_DTYPE_COUNT];
+
+/* 256-entry decode tables built from kernels/codec.h on first use. */
+const float *ck_cpu_lut_e4m3(void);
+const float *ck_cpu_lut_e5m2(void);
+const float *ck_cpu_lut_e8m0(void);
+const float *ck_cpu_lut_e2m1(void); /* 16 entries */
+
+typedef struct {
+    ck_pool *pool;
+} ck_cpu;
+
+static inline ck_pool *ck_cpu_pool(ck_backend *be) { return ((ck_cpu *)be->impl)->pool; }
+
+bool ck_cpu_transpose_supports(ck_dtype dtype);
+bool ck_cpu_cast_supports(ck_dtype dtype);
+int ck_cpu_transpose(ck_backend *be, ck_dtype dtype, const void *src, void *dst, uint64_t batch, uint64_t rows,
+                     uint64_t cols, ck_error *err);
+int ck_cpu_cast(ck_backend *be, ck_dtype from, const void *src, ck_dtype to, void *dst, uint64_t n, ck_error *err);
+int ck_cpu_dequant_mxfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float *dst, uint64_t rows,
+                         uint64_t cols, ck_error *err);
+int ck_cpu_dequant_nvfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float global, float *dst,
+                         uint64_t rows, uint64_t cols, ck_error *err);
+int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const float *scales, float *dst,
+                       uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
+                       ck_error *err);
+int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
+
+#endif

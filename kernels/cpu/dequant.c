@@ -1,0 +1,119 @@
+/* Dequantization to F32: MXFP4, NVFP4 and block-scaled FP8. Rows are independent, so tasks are
+ * runs of rows (or, for one long row, that row alone) and write disjoint outputs. */
+#include "kernels/codec.h"
+#include "kernels/cpu/cpu.h"
+
+#define TASK_ELEMS (64 * 1024)
+
+typedef struct {
+    const uint8_t *codes, *scales;
+    const float *fscales;
+    float global;
+    float *dst;
+    uint64_t row0, rows, cols, rows_per_task;
+    uint64_t block, nblk;       /* FP4: elements per scale, scales per row */
+    uint64_t br, bc, nbc;       /* FP8: block shape, scale columns */
+    const float *lut;           /* FP8 element decode */
+} dq_job;
+
+static uint64_t rows_per_task(uint64_t cols)
+{
+    uint64_t r = cols ? TASK_ELEMS / cols : 1;
+    return r ? r : 1;
+}
+
+static void mxfp4_task(void *ctx, size_t task)
+{
+    const dq_job *j = ctx;
+    const float *e2m1 = ck_cpu_lut_e2m1(), *e8m0 = ck_cpu_lut_e8m0();
+    uint64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    for (uint64_t r = r0; r < r1; r++) {
+        const uint8_t *q = j->codes + r * (j->cols / 2), *sc = j->scales + r * j->nblk;
+        float *d = j->dst + r * j->cols;
+        for (uint64_t c = 0; c < j->cols; c += 2) {
+            float s = e8m0[sc[c / 32]];
+            d[c] = e2m1[q[c / 2] & 0xF] * s;
+            d[c + 1] = e2m1[q[c / 2] >> 4] * s;
+        }
+    }
+}
+
+static void nvfp4_task(void *ctx, size_t task)
+{
+    const dq_job *j = ctx;
+    const float *e2m1 = ck_cpu_lut_e2m1(), *e4m3 = ck_cpu_lut_e4m3();
+    uint64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    for (uint64_t r = r0; r < r1; r++) {
+        const uint8_t *q = j->codes + r * (j->cols / 2), *sc = j->scales + r * j->nblk;
+        float *d = j->dst + r * j->cols;
+        for (uint64_t c = 0; c < j->cols; c += 2) {
+            float s = e4m3[sc[c / 16]];
+            d[c] = e2m1[q[c / 2] & 0xF] * s * j->global;
+            d[c + 1] = e2m1[q[c / 2] >> 4] * s * j->global;
+        }
+    }
+}
+
+static void fp8_task(void *ctx, size_t task)
+{
+    const dq_job *j = ctx;
+    uint64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    for (uint64_t r = r0; r < r1; r++) {
+        const uint8_t *q = j->codes + r * j->cols;
+        const float *sc = j->fscales + (j->row0 + r) / j->br * j->nbc;
+        float *d = j->dst + r * j->cols;
+        for (uint64_t c = 0; c < j->cols; c++) d[c] = j->lut[q[c]] * sc[c / j->bc];
+    }
+}
+
+static int check_fp4(const char *op, uint64_t rows, uint64_t cols, ck_error *err)
+{
+    if (cols % 2)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: %llu columns: packed FP4 rows need an even count",
+                            op, (unsigned long long)cols);
+    uint64_t n;
+    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: shape overflows", op);
+    return 0;
+}
+
+int ck_cpu_dequant_mxfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float *dst, uint64_t rows,
+                         uint64_t cols, ck_error *err)
+{
+    if (check_fp4("dequant MXFP4", rows, cols, err)) return -1;
+    dq_job j = {.codes = codes, .scales = scales, .dst = dst, .rows = rows, .cols = cols,
+                .rows_per_task = rows_per_task(cols), .block = 32, .nblk = (cols + 31) / 32};
+    ck_pool_run(ck_cpu_pool(be), (size_t)((rows + j.rows_per_task - 1) / j.rows_per_task), mxfp4_task, &j);
+    return 0;
+}
+
+int ck_cpu_dequant_nvfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float global, float *dst,
+                         uint64_t rows, uint64_t cols, ck_error *err)
+{
+    if (check_fp4("dequant NVFP4", rows, cols, err)) return -1;
+    dq_job j = {.codes = codes, .scales = scales, .global = global, .dst = dst, .rows = rows, .cols = cols,
+                .rows_per_task = rows_per_task(cols), .block = 16, .nblk = (cols + 15) / 16};
+    ck_pool_run(ck_cpu_pool(be), (size_t)((rows + j.rows_per_task - 1) / j.rows_per_task), nvfp4_task, &j);
+    return 0;
+}
+
+int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const float *scales, float *dst,
+                       uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
+                       ck_error *err)
+{
+    const float *lut = ck_dtype_info(dtype)->bits == 8 && ck_dtype_info(dtype)->man_bits && ck_cpu_dtypes[dtype].lut8
+                           ? ck_cpu_dtypes[dtype].lut8() : NULL;
+    if (!lut)
+        return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "dequant FP8: %s is not an FP8 type",
+                            ck_dtype_name(dtype));
+    if (!block_rows || !block_cols)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: zero block size");
+    uint64_t n;
+    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: shape overflows");
+    dq_job j = {.codes = src, .fscales = scales, .dst = dst, .row0 = row0, .rows = rows, .cols = cols,
+                .rows_per_task = rows_per_task(cols), .br = block_rows, .bc = block_cols,
+                .nbc = (cols + block_cols - 1) / block_cols, .lut = lut};
+    ck_pool_run(ck_cpu_pool(be), (size_t)((rows + j.rows_per_task - 1) / j.rows_per_task), fp8_task, &j);
+    return 0;
+}

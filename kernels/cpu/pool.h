@@ -1,0 +1,22 @@
+/* A small fixed pool of worker threads. ck_pool_run hands out task indices 0..n-1 to the workers
+ * and the calling thread, and returns when all are done. Which thread runs which task is left to
+ * chance, so callers must make every task write only its own outputs; reductions then combine
+ * those outputs in task order, which is what keeps results independent of the thread count. */
+#ifndef CK_POOL_H
+#define CK_POOL_H
+
+#include <stddef.h>
+
+typedef struct ck_pool ck_pool;
+typedef void (*ck_task_fn)(void *ctx, size_t task);
+
+/* `threads` counts the caller: 1 starts no worker. Returns NULL if threads cannot be made. */
+ck_pool *ck_pool_create(int threads);
+int ck_pool_threads(const ck_pool *p);
+void ck_pool_run(ck_pool *p, size_t ntasks, ck_task_fn fn, void *ctx);
+void ck_pool_destroy(ck_pool *p);
+
+/* Online cores, at least 1. */
+int ck_online_cores(void);
+
+#endif

@@ -1,0 +1,163 @@
+/* bench_kernels: each CPU kernel's throughput, and its ratio to memcpy measured in the same run
+ * with the same thread count (default 2, the figure issue 3 sets targets for).
+ *   bench_kernels [--threads N] [--mib M]
+ * GB/s counts bytes read plus bytes written (memcpy of S bytes moves 2S), so ratios compare like
+ * with like; statistics only read, and run both passes (2 reads of the input). Best of 5 runs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/backend.h"
+#include "kernels/codec.h"
+#include "kernels/cpu/pool.h"
+#include "kernels/hash.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    const uint8_t *src;
+    uint8_t *dst;
+    size_t bytes, parts;
+} copy_job;
+
+static void copy_task(void *ctx, size_t t)
+{
+    copy_job *j = ctx;
+    size_t per = (j->bytes + j->parts - 1) / j->parts, a = t * per, b = a + per < j->bytes ? a + per : j->bytes;
+    if (a < b) memcpy(j->dst + a, j->src + a, b - a);
+}
+
+typedef struct {
+    ck_backend *be;
+    ck_pool *pool;
+    uint8_t *a, *b;   /* two big buffers */
+    float *f;         /* decoded output */
+    size_t bytes;
+} bench;
+
+static volatile uint64_t sink;
+
+#define TIME_BEST(var, stmt)                          \
+    do {                                              \
+        var = 1e30;                                   \
+        for (int rep_ = 0; rep_ < 5; rep_++) {        \
+            double t0_ = now();                       \
+            stmt;                                     \
+            double dt_ = now() - t0_;                 \
+            if (dt_ < var) var = dt_;                 \
+        }                                             \
+    } while (0)
+
+static double memcpy_gbs;
+
+static void report(const char *name, double moved, double secs)
+{
+    double gbs = moved / secs / 1e9;
+    printf("%-34s %8.2f GB/s  %5.0f%% of memcpy\n", name, gbs, 100 * gbs / memcpy_gbs);
+}
+
+static void run_stats(bench *B, ck_dtype d, uint64_t n)
+{
+    ck_stats st;
+    ck_error err;
+    ck_stats_init(&st);
+    B->be->ops->stats(B->be, d, B->a, n, &st, &err);
+    ck_stats_begin_pass2(&st);
+    B->be->ops->stats(B->be, d, B->a, n, &st, &err);
+    ck_stats_finish(&st);
+    sink += st.t.finite;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2;
+    size_t mib = 64;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mib")) mib = (size_t)atol(argv[i + 1]);
+    }
+    ck_error err;
+    bench B = {.bytes = mib << 20};
+    B.be = ck_backend_cpu_create(threads, &err);
+    B.pool = ck_pool_create(threads);
+    B.a = malloc(B.bytes);
+    B.b = malloc(B.bytes * 2);
+    B.f = malloc(B.bytes * 8);
+    if (!B.be || !B.pool || !B.a || !B.b || !B.f) { fprintf(stderr, "bench_kernels: setup failed\n"); return 2; }
+    /* realistic weights: small normal-ish values, as F32 in `a` */
+    uint64_t s = 88172645463325252ull;
+    float *fa = (float *)(void *)B.a;
+    for (size_t i = 0; i < B.bytes / 4; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        fa[i] = ((float)(s % 20001) - 10000.0f) * 1e-5f;
+    }
+    memset(B.b, 0, B.bytes * 2);
+    memset(B.f, 0, B.bytes * 8);
+    printf("bench_kernels: %zu MiB inputs, cpu back end with %d threads\n", mib, threads);
+
+    double t;
+    copy_job cj = {B.a, B.b, B.bytes, (size_t)threads};
+    TIME_BEST(t, ck_pool_run(B.pool, cj.parts, copy_task, &cj));
+    memcpy_gbs = 2.0 * B.bytes / t / 1e9;
+    printf("%-34s %8.2f GB/s  (reference)\n", "memcpy", memcpy_gbs);
+
+    uint64_t n32 = B.bytes / 4, side = (uint64_t)sqrt((double)n32);
+    TIME_BEST(t, B.be->ops->transpose(B.be, CK_F32, B.a, B.b, 1, side, n32 / side, &err));
+    report("transpose F32 (square)", 2.0 * side * (n32 / side) * 4, t);
+    uint64_t n16 = B.bytes / 2, s16 = (uint64_t)sqrt((double)n16);
+    TIME_BEST(t, B.be->ops->transpose(B.be, CK_BF16, B.a, B.b, 1, s16, n16 / s16, &err));
+    report("transpose BF16 (square)", 2.0 * s16 * (n16 / s16) * 2, t);
+    TIME_BEST(t, B.be->ops->transpose(B.be, CK_BF16, B.a, B.b, 32, 2880, n16 / 32 / 2880, &err));
+    report("transpose BF16 [32,2880,K]", 2.0 * 32 * 2880 * (n16 / 32 / 2880) * 2, t);
+    uint64_t n4 = B.bytes * 2, s4 = (uint64_t)sqrt((double)n4) & ~1ull;
+    TIME_BEST(t, B.be->ops->transpose(B.be, CK_F4, B.a, B.b, 1, s4, (n4 / s4) & ~1ull, &err));
+    report("transpose F4 (packed, square)", 2.0 * s4 * ((n4 / s4) & ~1ull) / 2, t);
+
+    TIME_BEST(t, B.be->ops->cast(B.be, CK_F32, B.a, CK_BF16, B.b, n32, &err));
+    report("cast F32 -> BF16", n32 * 6.0, t);
+    /* BF16 source for the next ones: the cast's own output */
+    B.be->ops->cast(B.be, CK_F32, B.a, CK_BF16, B.b, n32, &err);
+    TIME_BEST(t, B.be->ops->cast(B.be, CK_BF16, B.b, CK_F32, B.f, n32, &err));
+    report("cast BF16 -> F32", n32 * 6.0, t);
+    TIME_BEST(t, B.be->ops->cast(B.be, CK_BF16, B.b, CK_F8_E4M3, B.f, n32, &err));
+    report("cast BF16 -> F8_E4M3", n32 * 3.0, t);
+    TIME_BEST(t, B.be->ops->cast(B.be, CK_F32, B.a, CK_F16, B.b, n32, &err));
+    report("cast F32 -> F16", n32 * 6.0, t);
+    TIME_BEST(t, B.be->ops->cast(B.be, CK_F32, B.a, CK_F8_E4M3, B.b, n32, &err));
+    report("cast F32 -> F8_E4M3", n32 * 5.0, t);
+
+    /* dequantization: B.a's bytes as codes, plausible scales in B.b */
+    uint64_t cols = 2880, rows = B.bytes / 4 / cols; /* f32 output the size of the input buffer */
+    memset(B.b, 120, rows * cols / 16 + 1);
+    TIME_BEST(t, B.be->ops->dequant_mxfp4(B.be, B.a, B.b, B.f, rows, cols, &err));
+    report("dequant MXFP4 -> F32", rows * cols * (0.5 + 1.0 / 32 + 4), t);
+    memset(B.b, 0x38, rows * cols / 16 + 1);
+    TIME_BEST(t, B.be->ops->dequant_nvfp4(B.be, B.a, B.b, 0.5f, B.f, rows, cols, &err));
+    report("dequant NVFP4 -> F32", rows * cols * (0.5 + 1.0 / 16 + 4), t);
+    float *sc = (float *)(void *)B.b;
+    for (size_t i = 0; i < (rows / 128 + 1) * (cols / 128 + 1); i++) sc[i] = 0.01f;
+    uint64_t r8 = B.bytes / 4 / cols;
+    TIME_BEST(t, B.be->ops->dequant_fp8(B.be, CK_F8_E4M3, B.a, sc, B.f, 0, r8, cols, 128, 128, &err));
+    report("dequant FP8 128x128 -> F32", r8 * cols * 5.0, t);
+
+    TIME_BEST(t, run_stats(&B, CK_F32, n32));
+    report("stats F32 (2 passes)", 2.0 * B.bytes, t);
+    B.be->ops->cast(B.be, CK_F32, fa, CK_BF16, B.b, n32, &err);
+    memcpy(B.a, B.b, n32 * 2);
+    TIME_BEST(t, run_stats(&B, CK_BF16, n32));
+    report("stats BF16 (2 passes)", 2.0 * n32 * 2, t);
+    TIME_BEST(t, sink += ck_hash_bytes(B.a, B.bytes));
+    report("hash XXH3-64 (1 thread)", (double)B.bytes, t);
+
+    ck_backend_destroy(B.be);
+    ck_pool_destroy(B.pool);
+    free(B.a), free(B.b), free(B.f);
+    return 0;
+}

@@ -1,0 +1,426 @@
+/* The CPU back end against scalar references, on random shapes (odd, tiny, 1x1 included) and
+ * random values (all bit patterns of the narrow types, so NaN, Inf and subnormals too), with
+ * 1, 2, 3 and 7 threads: every result must be bit-identical across thread counts. The element
+ * codecs themselves are tested exhaustively in test_codec. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "kernels/codec.h"
+#include "kernels/hash.h"
+#include "tests/check.h"
+
+static const int thread_counts[] = {1, 2, 3, 7};
+#define NT (int)(sizeof thread_counts / sizeof *thread_counts)
+static ck_backend *be[NT];
+
+static uint64_t rng = 0x243F6A8885A308D3ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static uint64_t rnd_upto(uint64_t n) { return n ? rnd() % n : 0; }
+
+static float rnd_value(void)
+{
+    switch (rnd() % 4) { /* a mix of raw bit patterns and values around the narrow types' ranges */
+    case 0: return ck_bits_f32((uint32_t)rnd());
+    case 1: return (float)ldexp((double)(rnd() % 100000) / 100000.0, (int)(rnd() % 40) - 24) * (rnd() & 1 ? -1 : 1);
+    case 2: return (float)((double)(rnd() % 2001) - 1000.0) / 16.0f;
+    default: return (float)ldexp(1.0, (int)(rnd() % 40) - 20);
+    }
+}
+
+static void fill_random(ck_dtype d, void *buf, uint64_t n)
+{
+    unsigned bits = ck_dtype_info(d)->bits;
+    uint8_t *p = buf;
+    if (d == CK_F32) {
+        for (uint64_t i = 0; i < n; i++) ((float *)buf)[i] = rnd_value();
+        return;
+    }
+    for (uint64_t i = 0; i < (n * bits + 7) / 8; i++) p[i] = (uint8_t)rnd();
+}
+
+/* ---- transpose ---- */
+
+static unsigned get_elem_bits(const uint8_t *p, unsigned bits, uint64_t i, uint8_t out[8])
+{
+    if (bits == 4) {
+        out[0] = (p[i / 2] >> (i % 2 * 4)) & 0xF;
+        return 1;
+    }
+    memcpy(out, p + i * (bits / 8), bits / 8);
+    return bits / 8;
+}
+
+static int transpose_case(ck_dtype d, uint64_t B, uint64_t R, uint64_t C)
+{
+    unsigned bits = ck_dtype_info(d)->bits;
+    uint64_t n = B * R * C, bytes = (n * bits + 7) / 8;
+    uint8_t *src = malloc(bytes + 1), *ref = calloc(1, bytes + 1), *out = malloc(bytes + 1);
+    fill_random(d, src, n);
+    for (uint64_t b = 0; b < B; b++)
+        for (uint64_t r = 0; r < R; r++)
+            for (uint64_t c = 0; c < C; c++) {
+                uint8_t e[8];
+                unsigned k = get_elem_bits(src, bits, b * R * C + r * C + c, e);
+                uint64_t o = b * R * C + c * R + r;
+                if (bits == 4) ref[o / 2] |= (uint8_t)(e[0] << (o % 2 * 4));
+                else memcpy(ref + o * k, e, k);
+            }
+    int ok = 1;
+    for (int t = 0; t < NT; t++) {
+        memset(out, 0xA5, bytes);
+        ck_error err;
+        if (be[t]->ops->transpose(be[t], d, src, out, B, R, C, &err) != 0 || memcmp(out, ref, bytes) != 0) {
+            fprintf(stderr, "  transpose %s [%llu,%llu,%llu] threads=%d differs\n", ck_dtype_name(d),
+                    (unsigned long long)B, (unsigned long long)R, (unsigned long long)C, thread_counts[t]);
+            ok = 0;
+        }
+    }
+    free(src);
+    free(ref);
+    free(out);
+    return ok;
+}
+
+static void test_transpose(void)
+{
+    static const ck_dtype dts[] = {CK_U8, CK_BF16, CK_F32, CK_I64, CK_F4};
+    static const uint64_t fixed[][3] = {{1, 1, 1}, {1, 1, 2}, {1, 2, 1}, {3, 1, 1}, {1, 32, 32}, {1, 33, 31},
+                                        {2, 64, 260}, {1, 257, 3}, {5, 7, 9}, {1, 300, 301}, {1, 2, 4096}};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof dts / sizeof *dts; k++) {
+        ck_dtype d = dts[k];
+        CHECK(be[0]->ops->supports(be[0], CK_OP_TRANSPOSE, d));
+        for (size_t s = 0; s < sizeof fixed / sizeof *fixed; s++) {
+            uint64_t B = fixed[s][0], R = fixed[s][1], C = fixed[s][2];
+            if (d == CK_F4 && B * R * C % 2) C++;
+            bad += !transpose_case(d, B, R, C);
+        }
+        for (int i = 0; i < 25; i++) {
+            uint64_t B = 1 + rnd_upto(3), R = 1 + rnd_upto(i < 12 ? 9 : 150), C = 1 + rnd_upto(i < 12 ? 9 : 150);
+            if (d == CK_F4 && B * R * C % 2) R++;
+            bad += !transpose_case(d, B, R, C);
+        }
+    }
+    CHECK(bad == 0);
+    /* refused: odd element count for packed F4 */
+    uint8_t one = 0, out = 0;
+    ck_error err;
+    CHECK(be[0]->ops->transpose(be[0], CK_F4, &one, &out, 1, 1, 1, &err) == -1 && err.code == CK_E_USAGE);
+}
+
+/* ---- cast ---- */
+
+static const ck_dtype cast_types[] = {CK_F32, CK_F16, CK_BF16, CK_F8_E4M3, CK_F8_E5M2};
+
+static float ref_decode(ck_dtype d, const uint8_t *p, uint64_t i)
+{
+    uint16_t h;
+    float f;
+    if (d == CK_F32) { memcpy(&f, p + 4 * i, 4); return f; }
+    if (d == CK_F8_E4M3) return ck_e4m3_to_f32(p[i]);
+    if (d == CK_F8_E5M2) return ck_e5m2_to_f32(p[i]);
+    memcpy(&h, p + 2 * i, 2);
+    return d == CK_F16 ? ck_f16_to_f32(h) : ck_bf16_to_f32(h);
+}
+
+static void ref_encode(ck_dtype d, uint8_t *p, uint64_t i, float f)
+{
+    uint16_t h;
+    if (d == CK_F32) { memcpy(p + 4 * i, &f, 4); return; }
+    if (d == CK_F8_E4M3) { p[i] = ck_f32_to_e4m3(f); return; }
+    if (d == CK_F8_E5M2) { p[i] = ck_f32_to_e5m2(f); return; }
+    h = d == CK_F16 ? ck_f32_to_f16(f) : ck_f32_to_bf16(f);
+    memcpy(p + 2 * i, &h, 2);
+}
+
+static void test_cast_every_pair(void)
+{
+    static const uint64_t sizes[] = {0, 1, 7, 1023, 1025, 65537, 200003};
+    int bad = 0;
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 5; b++) {
+            ck_dtype from = cast_types[a], to = cast_types[b];
+            CHECK(be[0]->ops->supports(be[0], CK_OP_CAST, from));
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+                uint64_t n = sizes[s];
+                size_t sb = ck_dtype_info(from)->bits / 8, db = ck_dtype_info(to)->bits / 8;
+                uint8_t *src = malloc(n * sb + 1), *ref = malloc(n * db + 1), *out = malloc(n * db + 1);
+                fill_random(from, src, n);
+                if (from == to) memcpy(ref, src, n * sb);
+                else
+                    for (uint64_t i = 0; i < n; i++) ref_encode(to, ref, i, ref_decode(from, src, i));
+                for (int t = 0; t < NT; t++) {
+                    ck_error err;
+                    memset(out, 0x5A, n * db);
+                    if (be[t]->ops->cast(be[t], from, src, to, out, n, &err) != 0 || memcmp(out, ref, n * db)) {
+                        if (bad++ < 5)
+                            fprintf(stderr, "  cast %s -> %s n=%llu threads=%d differs\n", ck_dtype_name(from),
+                                    ck_dtype_name(to), (unsigned long long)n, thread_counts[t]);
+                    }
+                }
+                free(src);
+                free(ref);
+                free(out);
+            }
+        }
+    CHECK(bad == 0);
+    ck_error err;
+    float x = 1;
+    CHECK(be[0]->ops->cast(be[0], CK_F32, &x, CK_I32, &x, 1, &err) == -1 && err.code == CK_E_UNSUPPORTED);
+    CHECK(!be[0]->ops->supports(be[0], CK_OP_CAST, CK_I64));
+}
+
+/* ---- dequantization ---- */
+
+static const float e2m1_table[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+
+static int same_bits(const float *a, const float *b, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        if (isnan(a[i]) && isnan(b[i])) continue;
+        if (ck_f32_bits(a[i]) != ck_f32_bits(b[i])) return 0;
+    }
+    return 1;
+}
+
+static void test_dequant_fp4(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 40; it++) {
+        uint64_t rows = 1 + rnd_upto(it < 10 ? 3 : 70), cols = 2 * (1 + rnd_upto(it < 10 ? 20 : 150));
+        uint64_t nb32 = (cols + 31) / 32, nb16 = (cols + 15) / 16;
+        uint8_t *q = malloc(rows * cols / 2), *s32 = malloc(rows * nb32), *s16 = malloc(rows * nb16);
+        float *ref = malloc(rows * cols * 4), *out = malloc(rows * cols * 4);
+        fill_random(CK_U8, q, rows * cols / 2);
+        for (uint64_t i = 0; i < rows * nb32; i++) s32[i] = (uint8_t)(100 + rnd_upto(60)); /* plausible exponents */
+        if (it == 3) s32[0] = 0xFF;                                                        /* NaN scale */
+        fill_random(CK_U8, s16, rows * nb16);
+        float g = rnd_value();
+        /* MXFP4 */
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < cols; c++) {
+                unsigned code = (q[r * cols / 2 + c / 2] >> (c % 2 * 4)) & 0xF;
+                uint8_t e = s32[r * nb32 + c / 32];
+                float sc = e == 0xFF ? NAN : (float)ldexp(1.0, e - 127);
+                ref[r * cols + c] = e2m1_table[code] * sc;
+            }
+        for (int t = 0; t < NT; t++) {
+            ck_error err;
+            if (be[t]->ops->dequant_mxfp4(be[t], q, s32, out, rows, cols, &err) || !same_bits(out, ref, rows * cols))
+                bad++;
+        }
+        /* NVFP4 */
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < cols; c++) {
+                unsigned code = (q[r * cols / 2 + c / 2] >> (c % 2 * 4)) & 0xF;
+                float v = e2m1_table[code] * ck_e4m3_to_f32(s16[r * nb16 + c / 16]);
+                ref[r * cols + c] = v * g;
+            }
+        for (int t = 0; t < NT; t++) {
+            ck_error err;
+            if (be[t]->ops->dequant_nvfp4(be[t], q, s16, g, out, rows, cols, &err) || !same_bits(out, ref, rows * cols))
+                bad++;
+        }
+        free(q);
+        free(s32);
+        free(s16);
+        free(ref);
+        free(out);
+    }
+    CHECK(bad == 0);
+    ck_error err;
+    uint8_t q = 0, s = 0;
+    float o[3];
+    CHECK(be[0]->ops->dequant_mxfp4(be[0], &q, &s, o, 1, 3, &err) == -1 && err.code == CK_E_USAGE);
+}
+
+static void test_dequant_fp8(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 30; it++) {
+        ck_dtype d = it % 2 ? CK_F8_E5M2 : CK_F8_E4M3;
+        uint64_t rows = 1 + rnd_upto(it < 8 ? 4 : 300), cols = 1 + rnd_upto(it < 8 ? 4 : 300);
+        uint64_t br = it % 3 == 0 ? rows : 128, bc = it % 3 == 0 ? cols : 128; /* per-tensor or 128x128 */
+        if (it % 5 == 1) { br = 1 + rnd_upto(7); bc = 1 + rnd_upto(7); }
+        uint64_t nbr = (rows + br - 1) / br, nbc = (cols + bc - 1) / bc;
+        uint8_t *q = malloc(rows * cols);
+        float *sc = malloc(nbr * nbc * 4), *ref = malloc(rows * cols * 4), *out = malloc(rows * cols * 4);
+        fill_random(CK_U8, q, rows * cols);
+        for (uint64_t i = 0; i < nbr * nbc; i++) sc[i] = rnd_value();
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < cols; c++)
+                ref[r * cols + c] = (d == CK_F8_E4M3 ? ck_e4m3_to_f32(q[r * cols + c]) : ck_e5m2_to_f32(q[r * cols + c])) *
+                                    sc[r / br * nbc + c / bc];
+        for (int t = 0; t < NT; t++) {
+            ck_error err;
+            /* whole matrix, then in windows of random row counts (as `stats` streams it) */
+            if (be[t]->ops->dequant_fp8(be[t], d, q, sc, out, 0, rows, cols, br, bc, &err) || !same_bits(out, ref, rows * cols))
+                bad++;
+            memset(out, 0, rows * cols * 4);
+            for (uint64_t r0 = 0; r0 < rows;) {
+                uint64_t k = 1 + rnd_upto(rows - r0);
+                if (be[t]->ops->dequant_fp8(be[t], d, q + r0 * cols, sc, out + r0 * cols, r0, k, cols, br, bc, &err)) bad++;
+                r0 += k;
+            }
+            if (!same_bits(out, ref, rows * cols)) bad++;
+        }
+        free(q);
+        free(sc);
+        free(ref);
+        free(out);
+    }
+    CHECK(bad == 0);
+}
+
+/* ---- statistics ---- */
+
+static int run_stats(ck_backend *b, ck_dtype d, const uint8_t *src, uint64_t n, int random_pieces, ck_stats *st)
+{
+    size_t eb = ck_dtype_info(d)->bits / 8;
+    ck_error err;
+    ck_stats_init(st);
+    for (int pass = 1; pass <= 2; pass++) {
+        if (pass == 2) ck_stats_begin_pass2(st);
+        for (uint64_t i = 0; i < n || (n == 0 && i == 0);) {
+            uint64_t k = random_pieces ? 1 + rnd_upto(n - i < 20000 ? n - i : 20000) : n - i;
+            if (n == 0) k = 0;
+            if (b->ops->stats(b, d, src + i * eb, k, st, &err)) return -1;
+            i += k;
+            if (n == 0) break;
+        }
+    }
+    ck_stats_finish(st);
+    return 0;
+}
+
+static void test_stats(void)
+{
+    static const ck_dtype dts[] = {CK_F32, CK_BF16, CK_F16, CK_F8_E4M3, CK_F8_E5M2, CK_I8};
+    static const uint64_t sizes[] = {0, 1, 2, 4095, 4096, 4097, 100000, 300001};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof dts / sizeof *dts; k++)
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+            ck_dtype d = dts[k];
+            uint64_t n = sizes[s];
+            size_t eb = ck_dtype_info(d)->bits / 8;
+            uint8_t *src = malloc(n * eb + 1);
+            if (d == CK_F32) /* mostly ordinary weights, some specials */
+                for (uint64_t i = 0; i < n; i++)
+                    ((float *)src)[i] = rnd() % 97 == 0 ? rnd_value() : (float)((double)(rnd() % 20001) - 10000.0) * 1e-4f + 3.0f;
+            else fill_random(d, src, n);
+            /* scalar reference: plain double two-pass */
+            float *x = malloc(n * 4 + 4);
+            for (uint64_t i = 0; i < n; i++) {
+                if (d == CK_I8) x[i] = (float)(int8_t)src[i];
+                else x[i] = ref_decode(d, src, i);
+            }
+            uint64_t nan = 0, inf = 0, zero = 0, fin = 0;
+            double mn = INFINITY, mx = -INFINITY, sum = 0, m2 = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                if (isnan(x[i])) nan++;
+                else if (isinf(x[i])) inf++;
+                else {
+                    fin++;
+                    sum += x[i];
+                    if (x[i] < mn) mn = x[i];
+                    if (x[i] > mx) mx = x[i];
+                }
+                if (x[i] == 0) zero++;
+            }
+            double mean = fin ? sum / (double)fin : 0;
+            uint64_t hist[CK_HIST_BINS] = {0};
+            double scale = fin && mx > mn ? CK_HIST_BINS / (mx - mn) : 0;
+            for (uint64_t i = 0; i < n; i++)
+                if (isfinite(x[i])) {
+                    m2 += ((double)x[i] - mean) * ((double)x[i] - mean);
+                    double b = ((double)x[i] - mn) * scale;
+                    hist[b >= CK_HIST_BINS - 1 ? CK_HIST_BINS - 1 : b > 0 ? (int)b : 0]++;
+                }
+            double sd = fin ? sqrt(m2 / (double)fin) : 0;
+            ck_stats first;
+            for (int t = 0; t < NT; t++)
+                for (int pieces = 0; pieces < 2; pieces++) {
+                    ck_stats st;
+                    if (run_stats(be[t], d, src, n, pieces, &st)) { bad++; continue; }
+                    int ok = st.count == n && st.t.nan == nan && st.t.inf == inf && st.t.zero == zero && st.t.finite == fin &&
+                             (fin == 0 || (st.t.min == (float)mn && st.t.max == (float)mx)) &&
+                             fabs(st.mean - mean) <= 1e-9 * (fabs(mean) + sd + 1e-30) &&
+                             fabs(st.std - sd) <= 1e-9 * (sd + 1e-30) && !memcmp(st.t.hist, hist, sizeof hist);
+                    if (t == 0 && pieces == 0) first = st;
+                    /* bit-identical across thread counts and piece sizes */
+                    else if (memcmp(&first.mean, &st.mean, sizeof st.mean) || memcmp(&first.std, &st.std, sizeof st.std))
+                        ok = 0;
+                    if (!ok && bad++ < 5)
+                        fprintf(stderr, "  stats %s n=%llu threads=%d pieces=%d: mean %.17g/%.17g std %.17g/%.17g\n",
+                                ck_dtype_name(d), (unsigned long long)n, thread_counts[t], pieces, st.mean, mean, st.std, sd);
+                }
+            free(src);
+            free(x);
+        }
+    CHECK(bad == 0);
+}
+
+static void test_hash(void)
+{
+    uint8_t buf[10000];
+    fill_random(CK_U8, buf, sizeof buf);
+    ck_hash *h = ck_hash_new();
+    CHECK(h != NULL);
+    if (!h) return;
+    for (size_t i = 0; i < sizeof buf;) {
+        size_t k = 1 + rnd_upto(700);
+        if (k > sizeof buf - i) k = sizeof buf - i;
+        ck_hash_update(h, buf + i, k);
+        i += k;
+    }
+    CHECK_EQ_U64(ck_hash_digest(h), ck_hash_bytes(buf, sizeof buf));
+    ck_hash_free(h);
+    CHECK_EQ_U64(ck_hash_bytes("", 0), 0x2D06800538D394C2ull); /* XXH3-64 of the empty input, seed 0 */
+}
+
+static void test_backend_selection(void)
+{
+    ck_backend_kind k;
+    CHECK(ck_backend_kind_parse("auto", &k) && k == CK_BACKEND_AUTO);
+    CHECK(ck_backend_kind_parse("cpu", &k) && k == CK_BACKEND_CPU);
+    CHECK(!ck_backend_kind_parse("gpu", &k));
+    char why[256];
+    ck_error err;
+    ck_backend *b = ck_backend_create(CK_BACKEND_CPU, 2, why, &err);
+    CHECK(b && !strcmp(b->ops->name, "cpu") && b->threads == 2);
+    CHECK(!strncmp(why, "cpu", 3));
+    ck_backend_destroy(b);
+    b = ck_backend_create(CK_BACKEND_AUTO, 1, why, &err);
+    CHECK(b != NULL && strlen(why) > 0);
+    ck_backend_destroy(b);
+    if (!ck_backend_cuda_available(NULL)) {
+        CHECK(ck_backend_create(CK_BACKEND_CUDA, 1, why, &err) == NULL && err.code == CK_E_UNSUPPORTED);
+    }
+}
+
+int main(void)
+{
+    ck_error err;
+    for (int t = 0; t < NT; t++) {
+        be[t] = ck_backend_cpu_create(thread_counts[t], &err);
+        if (!be[t]) { fprintf(stderr, "cannot create the CPU back end: %s\n", err.msg); return 1; }
+    }
+    RUN_TEST("kernels", test_transpose);
+    RUN_TEST("kernels", test_cast_every_pair);
+    RUN_TEST("kernels", test_dequant_fp4);
+    RUN_TEST("kernels", test_dequant_fp8);
+    RUN_TEST("kernels", test_stats);
+    RUN_TEST("kernels", test_hash);
+    RUN_TEST("kernels", test_backend_selection);
+    for (int t = 0; t < NT; t++) ck_backend_destroy(be[t]);
+    TEST_EXIT();
+}
