@@ -65,6 +65,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# The CPU kernels' inner loops are written for the vectorizer: -O3 (GCC's -O2 cost model skips most
+# loops whose trip count is unknown), and no FMA contraction, so that every build and every
+# runtime-dispatched clone (kernels/cpu/simd.h) rounds alike.
+KERNEL_CFLAGS ?= -O3 -ffp-contract=off
+$(BUILD)/kernels/cpu/%.o: ALL_CFLAGS += $(KERNEL_CFLAGS)
+
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -D_GNU_SOURCE -DCK_HAVE_CUDA -I. -Xcompiler -Wall,-Wextra -MMD -MP -c -o $@ $<

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- small helpers shared by the passes ---------------------------------------------- */
 
@@ -33,6 +36,21 @@ const uint8_t *ck_entry_data(ck_checkpoint *ck, const ck_entry *e)
     ck_error err;
     if (!ck_st_data(&sh->st, 0, &err)) return NULL;
     return (const uint8_t *)sh->st.map + e->file_offset;
+}
+
+int ck_entry_read(ck_checkpoint *ck, const ck_entry *e, uint64_t offset, void *buf, size_t len)
+{
+    if (!e->has_header || e->shard >= ck->n_shards || offset > e->nbytes || len > e->nbytes - offset) return -1;
+    ck_shard *sh = &ck->shards[e->shard];
+    if (!sh->ok || sh->st.fd < 0) return -1;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(sh->st.fd, (uint8_t *)buf + got, len - got, (off_t)(e->file_offset + offset + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
 }
 
 static cJSON *evidence_shapes(const uint64_t *expected, int en, const uint64_t *actual, int an)
@@ -164,7 +182,7 @@ typedef struct {
     bool warn;
 } square_group;
 
-static void check_shape(ck_check_ctx *c, const ck_entry *e, const ck_expected *x, square_group *sq, int *n_sq)
+static void check_shape(ck_check_ctx *c, const ck_entry *e, const ck_expected *x)
 {
     char want[160], got[160];
     if (same_shape(e->shape, e->ndim, x->shape, x->ndim)) {
@@ -173,18 +191,17 @@ static void check_shape(ck_check_ctx *c, const ck_entry *e, const ck_expected *x
         /* Square in its last two logical dims: the shape cannot tell the orientation. */
         if (x->ndim >= 2 && x->part == CK_PART_PLAIN && x->shape[x->ndim - 1] == x->shape[x->ndim - 2] &&
             x->shape[x->ndim - 1] > 1) {
-            int g = 0;
-            while (g < *n_sq && sq[g].rule != x->rule) g++;
-            if (g == *n_sq && *n_sq < 64) {
-                sq[g] = (square_group){x->rule, 0, x->layer, x->layer, x->key, {0}, x->ndim,
-                                       (x->flags & CK_EXP_SQUARE_WARN) != 0};
-                memcpy(sq[g].shape, x->shape, sizeof sq[g].shape);
-                (*n_sq)++;
+            if (c->n_squares == c->cap_squares) {
+                size_t cap = c->cap_squares ? 2 * c->cap_squares : 64;
+                size_t *p = realloc(c->squares, cap * sizeof *p);
+                unsigned char *q = realloc(c->square_state, cap);
+                if (p) c->squares = p;
+                if (q) c->square_state = q;
+                if (!p || !q) return;
+                c->cap_squares = cap;
             }
-            if (g < *n_sq) {
-                sq[g].count++;
-                sq[g].last_layer = x->layer;
-            }
+            c->square_state[c->n_squares] = CK_SQUARE_UNRESOLVED;
+            c->squares[c->n_squares++] = (size_t)(x - c->x->items);
         }
         return;
     }
@@ -214,8 +231,26 @@ static void check_shape(ck_check_ctx *c, const ck_entry *e, const ck_expected *x
     }
 }
 
-static void report_squares(ck_check_ctx *c, const square_group *sq, int n_sq)
+/* Square tensors that no reference settled: one finding per spec rule. */
+static void report_squares(ck_check_ctx *c)
 {
+    square_group sq[64];
+    int n_sq = 0;
+    for (size_t i = 0; i < c->n_squares; i++) {
+        const ck_expected *x = &c->x->items[c->squares[i]];
+        int state = c->square_state[i];
+        if (state == CK_SQUARE_VERIFIED || state == CK_SQUARE_TRANSPOSED) continue;
+        int g = 0;
+        while (g < n_sq && sq[g].rule != x->rule) g++;
+        if (g == n_sq) {
+            if (n_sq == 64) continue;
+            sq[g] = (square_group){x->rule, 0, x->layer, x->layer, x->key, {0}, x->ndim, (x->flags & CK_EXP_SQUARE_WARN) != 0};
+            memcpy(sq[g].shape, x->shape, sizeof sq[g].shape);
+            n_sq++;
+        }
+        sq[g].count++;
+        sq[g].last_layer = x->layer;
+    }
     for (int g = 0; g < n_sq; g++) {
         char shape[160];
         ck_shape_text(shape, sizeof shape, sq[g].shape, sq[g].ndim);
@@ -223,7 +258,8 @@ static void report_squares(ck_check_ctx *c, const square_group *sq, int n_sq)
         cJSON_AddNumberToObject(ev, "tensors", (double)sq[g].count);
         cJSON_AddItemToObject(ev, "shape", ck_shape_json(sq[g].shape, sq[g].ndim));
         cJSON_AddStringToObject(ev, "convention", sq[g].warn ? "[in, out] (HF BF16 form)" : "[out, in]");
-        cJSON_AddStringToObject(ev, "evidence_strength", "none: no reference given");
+        cJSON_AddStringToObject(ev, "evidence_strength", c->opt->reference ? "inconclusive: see the reference findings"
+                                                                              : "none: no reference given");
         if (sq[g].warn)
             ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_WARN, sq[g].first_key, sq[g].first_layer, ev, NULL,
                            "%zu tensors like this one are square %s: the shape cannot tell their orientation, and formats disagree "
@@ -271,8 +307,6 @@ static bool explain_blocks_without_scales(ck_check_ctx *c, size_t i)
 static void match_keys(ck_check_ctx *c)
 {
     ck_checkpoint *ck = c->ck;
-    square_group sq[64];
-    int n_sq = 0;
     for (size_t i = 0; i < ck->n_entries; i++) {
         const ck_entry *e = &ck->entries[i];
         const ck_expected *x = ck_expectation_find(c->x, e->name, e->name_len);
@@ -280,8 +314,7 @@ static void match_keys(ck_check_ctx *c)
         if (x) c->present[x - c->x->items] = (long)i;
     }
     for (size_t i = 0; i < ck->n_entries; i++)
-        if (c->match[i] && ck->entries[i].has_header) check_shape(c, &ck->entries[i], c->match[i], sq, &n_sq);
-    report_squares(c, sq, n_sq);
+        if (c->match[i] && ck->entries[i].has_header) check_shape(c, &ck->entries[i], c->match[i]);
 }
 
 static void report_unexpected(ck_check_ctx *c)
@@ -359,13 +392,12 @@ static void check_tied(ck_check_ctx *c)
 int ck_check_run(ck_checkpoint *ck, const ck_check_options *opt, ck_findings *out, ck_expectation *x, ck_error *err)
 {
     memset(x, 0, sizeof *x);
-    ck_check_ctx c = {ck, opt, out, x, NULL, NULL, false, NULL, NULL, NULL};
+    ck_check_ctx c = {.ck = ck, .opt = opt, .f = out, .x = x};
     report_problems(&c);
     c.have_spec = choose_spec(&c, err);
     if (opt->index_only || ck->layout == CK_LAYOUT_INDEX_ONLY)
         ck_finding_add(out, CK_F_INDEX_ONLY, CK_SEV_INFO, "", -1, NULL, NULL,
                        "index only: key names were checked; shapes, dtypes and data were not (the shards are not here)");
-    if (!c.have_spec) return 0;
     c.match = calloc(ck->n_entries + 1, sizeof *c.match);
     c.present = malloc((x->n_items + 1) * sizeof *c.present);
     c.explained = calloc(ck->n_entries + 1, sizeof *c.explained);
@@ -374,13 +406,23 @@ int ck_check_run(ck_checkpoint *ck, const ck_check_options *opt, ck_findings *ou
         return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "out of memory");
     }
     for (size_t i = 0; i < x->n_items; i++) c.present[i] = CK_ABSENT;
-    check_tied(&c);
-    match_keys(&c);
-    ck_check_quant_config(&c);
-    report_unexpected(&c);
-    ck_check_experts(&c);
-    report_missing(&c);
-    ck_check_quant_values(&c);
-    free(c.match), free(c.present), free(c.explained);
+    /* The shape-level checks read a few pages here and there: no read-ahead until --deep streams. */
+    for (size_t s = 0; s < ck->n_shards; s++)
+        if (ck->shards[s].ok && ck->shards[s].st.fd >= 0) posix_fadvise(ck->shards[s].st.fd, 0, 0, POSIX_FADV_RANDOM);
+    if (c.have_spec) {
+        check_tied(&c);
+        match_keys(&c);
+        ck_check_reference(&c);
+        report_squares(&c);
+        ck_check_quant_config(&c);
+        report_unexpected(&c);
+        ck_check_experts(&c);
+        report_missing(&c);
+        ck_check_quant_values(&c);
+    }
+    for (size_t s = 0; s < ck->n_shards; s++)
+        if (ck->shards[s].ok && ck->shards[s].st.fd >= 0) posix_fadvise(ck->shards[s].st.fd, 0, 0, POSIX_FADV_NORMAL);
+    ck_check_deep(&c);
+    free(c.match), free(c.present), free(c.explained), free(c.squares), free(c.square_state);
     return 0;
 }

@@ -93,33 +93,45 @@ static void missing_experts(ck_check_ctx *c)
 typedef struct {
     int rule;            /* projection */
     int expert;
-    const uint8_t *data;
+    const ck_entry *e;
+    uint64_t offset;     /* of this expert's bytes inside the entry (fused tensors hold all experts) */
     uint64_t nbytes;
     uint64_t print;      /* fingerprint of a sample */
 } expert_blob;
 
 #define SAMPLE 4096
 
-/* Hash three 4 KiB windows (start, middle, end) and the length: reading a few pages per expert
- * finds candidates; a full memcmp then confirms them. All-zero samples are left to --deep's
- * ALL_ZERO check (sparse or uninitialised tensors would otherwise all be "duplicates"). */
-static bool fingerprint(const uint8_t *d, uint64_t n, uint64_t *out)
+/* Hash two 4 KiB windows (start and middle) and the length, read with pread: a few pages per
+ * expert find the candidates, and a full comparison then confirms them. All-zero samples are
+ * left to --deep's ALL_ZERO check (sparse or never-written tensors would all be "duplicates"). */
+static bool fingerprint(ck_checkpoint *ck, expert_blob *b)
 {
+    static const uint8_t zeros[SAMPLE];
+    uint8_t buf[2][SAMPLE];
+    uint64_t n = b->nbytes, starts[2] = {0, n / 2};
+    size_t lens[2];
+    bool nonzero = false;
+    for (int k = 0; k < 2; k++) {
+        lens[k] = (size_t)(n - starts[k] < SAMPLE ? n - starts[k] : SAMPLE);
+        if (ck_entry_read(ck, b->e, b->offset + starts[k], buf[k], lens[k]) < 0) return false;
+        nonzero = nonzero || memcmp(buf[k], zeros, lens[k]) != 0;
+    }
+    if (!nonzero) return false;
     XXH3_state_t *st = XXH3_createState();
     if (!st) return false;
     XXH3_64bits_reset(st);
-    bool nonzero = false;
-    uint64_t starts[3] = {0, n / 2, n > SAMPLE ? n - SAMPLE : 0};
-    for (int k = 0; k < 3; k++) {
-        uint64_t len = n - starts[k] < SAMPLE ? n - starts[k] : SAMPLE;
-        static const uint8_t zeros[SAMPLE];
-        nonzero = nonzero || memcmp(d + starts[k], zeros, (size_t)len) != 0;
-        XXH3_64bits_update(st, d + starts[k], (size_t)len);
-    }
+    for (int k = 0; k < 2; k++) XXH3_64bits_update(st, buf[k], lens[k]);
     XXH3_64bits_update(st, &n, sizeof n);
-    *out = XXH3_64bits_digest(st);
+    b->print = XXH3_64bits_digest(st);
     XXH3_freeState(st);
-    return nonzero;
+    return true;
+}
+
+/* Byte-for-byte, through the mapping (only for candidates). */
+static bool same_bytes(ck_checkpoint *ck, const expert_blob *a, const expert_blob *b)
+{
+    const uint8_t *pa = ck_entry_data(ck, a->e), *pb = ck_entry_data(ck, b->e);
+    return pa && pb && a->nbytes == b->nbytes && !memcmp(pa + a->offset, pb + b->offset, a->nbytes);
 }
 
 static int cmp_blob(const void *pa, const void *pb)
@@ -159,7 +171,7 @@ static void duplicates_in_layer(ck_check_ctx *c, int64_t layer, expert_blob *blo
             cJSON *ids = cJSON_CreateArray();
             int members = 0;
             for (size_t k = i; k < j; k++) {
-                if (k > i && memcmp(blobs[k].data, blobs[i].data, blobs[i].nbytes) != 0) continue;
+                if (k > i && !same_bytes(c->ck, &blobs[k], &blobs[i])) continue;
                 cJSON_AddItemToArray(ids, cJSON_CreateNumber(blobs[k].expert));
                 members++;
             }
@@ -210,12 +222,14 @@ static void duplicate_experts(ck_check_ctx *c)
         for (size_t i = 0; i < x->n_items; i++) {
             const ck_expected *it = &x->items[i];
             if (it->layer != l || c->present[i] < 0) continue;
-            bool fused = !strcmp(it->role, "fused_expert") && it->part != CK_PART_SCALE;
+            /* The weights carry the evidence; biases and scales would only repeat it. */
+            if (it->part != CK_PART_PLAIN && it->part != CK_PART_QWEIGHT) continue;
+            size_t kl = strlen(it->key);
+            if ((kl > 5 && !strcmp(it->key + kl - 5, "_bias")) || (kl > 5 && !strcmp(it->key + kl - 5, ".bias"))) continue;
+            bool fused = !strcmp(it->role, "fused_expert");
             if (it->expert < 0 && !fused) continue;
             const ck_entry *e = &c->ck->entries[c->present[i]];
             if (!e->has_header || e->nbytes == 0) continue;
-            const uint8_t *d = ck_entry_data(c->ck, e);
-            if (!d) continue;
             uint64_t slices = fused ? e->shape[0] : 1;
             if (fused && (e->ndim < 2 || slices < 2 || e->nbytes % slices)) continue;
             for (uint64_t s = 0; s < slices; s++) {
@@ -227,8 +241,8 @@ static void duplicate_experts(ck_check_ctx *c)
                 }
                 uint64_t len = e->nbytes / slices;
                 expert_blob *b = &blobs[n];
-                *b = (expert_blob){it->rule, fused ? (int)s : it->expert, d + s * len, len, 0};
-                if (fingerprint(b->data, len, &b->print)) n++;
+                *b = (expert_blob){it->rule, fused ? (int)s : it->expert, e, s * len, len, 0};
+                if (fingerprint(c->ck, b)) n++;
             }
         }
         if (n > 1) duplicates_in_layer(c, l, blobs, n);

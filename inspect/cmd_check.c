@@ -7,11 +7,13 @@
 #include "ckdoc.h"
 #include "inspect/check.h"
 #include "inspect/report_check.h"
+#include "kernels/backend.h"
 #include "repair/atomic.h"
 
 static const char usage_text[] =
-    "usage: ckdoc check PATH [--json] [--deep] [--index-only] [--fail-on error|warn|info]\n"
+    "usage: ckdoc check PATH [--json] [--deep] [--index-only] [--reference PATH] [--fail-on error|warn|info]\n"
     "                        [--max-findings N] [--emit-plan FILE] [--family NAME] [--no-color]\n"
+    "                        [--threads N] [--backend cpu|cuda|auto]\n"
     "       ckdoc check --families\n";
 
 static int usage_error(const char *what, const char *arg)
@@ -22,7 +24,8 @@ static int usage_error(const char *what, const char *arg)
 
 int ck_cmd_check(int argc, char **argv)
 {
-    const char *path = NULL, *plan_path = NULL;
+    const char *path = NULL, *plan_path = NULL, *ref_path = NULL;
+    ck_backend_kind kind = CK_BACKEND_AUTO;
     bool json = false, no_color = false;
     ck_check_options opt = {0};
     ck_severity fail_on = CK_SEV_ERROR;
@@ -38,7 +41,8 @@ int ck_cmd_check(int argc, char **argv)
             for (size_t k = 0; k < ck_spec_count(); k++) printf("%s\n", ck_spec_family(k));
             return CK_EXIT_OK;
         } else if (!strcmp(a, "--fail-on") || !strcmp(a, "--max-findings") || !strcmp(a, "--emit-plan") ||
-                   !strcmp(a, "--family") || !strcmp(a, "--reference")) {
+                   !strcmp(a, "--family") || !strcmp(a, "--reference") || !strcmp(a, "--threads") ||
+                   !strcmp(a, "--backend")) {
             if (i + 1 >= argc) return usage_error("missing value after", a);
             const char *v = argv[++i];
             if (!strcmp(a, "--fail-on")) {
@@ -53,10 +57,15 @@ int ck_cmd_check(int argc, char **argv)
             } else if (!strcmp(a, "--family")) {
                 if (!ck_spec_by_family(v, NULL)) return usage_error("no family spec named", v);
                 opt.family = v;
+            } else if (!strcmp(a, "--threads")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end || n < 1 || n > 1024) return usage_error("--threads takes a number from 1 to 1024, not", v);
+                opt.threads = (int)n;
+            } else if (!strcmp(a, "--backend")) {
+                if (!ck_backend_kind_parse(v, &kind)) return usage_error("--backend takes cpu, cuda or auto, not", v);
             } else {
-                fprintf(stderr, "ckdoc check: --reference is not built yet (tracked in issue 4): square tensors are "
-                                "reported as SQUARE_AMBIGUOUS without it\n");
-                return CK_EXIT_INPUT;
+                ref_path = v;
             }
         } else if (a[0] == '-' && a[1]) return usage_error("unknown option", a);
         else if (path) return usage_error("more than one PATH:", a);
@@ -71,6 +80,33 @@ int ck_cmd_check(int argc, char **argv)
         ck_error_format(&err, line, sizeof line);
         fprintf(stderr, "ckdoc: %s\n", line);
         return CK_EXIT_INPUT;
+    }
+    ck_checkpoint ref;
+    bool have_ref = false;
+    ck_deep_report deep = {0};
+    if (ref_path) {
+        if (ck_checkpoint_open(ref_path, 0, &ref, &err) < 0) {
+            char line[1400];
+            ck_error_format(&err, line, sizeof line);
+            fprintf(stderr, "ckdoc: the reference: %s\n", line);
+            ck_checkpoint_close(&ck);
+            return CK_EXIT_INPUT;
+        }
+        have_ref = true;
+        opt.reference = &ref;
+    }
+    if (opt.deep || ref_path) {
+        char why[256] = "";
+        opt.backend = ck_backend_create(kind, opt.threads, why, &err);
+        if (!opt.backend) {
+            char line[1400];
+            ck_error_format(&err, line, sizeof line);
+            fprintf(stderr, "ckdoc: %s\n", line);
+            if (have_ref) ck_checkpoint_close(&ref);
+            ck_checkpoint_close(&ck);
+            return CK_EXIT_INPUT;
+        }
+        if (json) opt.deep_report = &deep;
     }
     ck_findings findings = {.max = max_findings};
     ck_expectation x;
@@ -89,7 +125,7 @@ int ck_cmd_check(int argc, char **argv)
 
     ck_report_info info = {path, x.family, x.layers, x.experts, x.quant_name, ck.n_entries, ck.n_shards, opt.deep};
     if (json) {
-        ck_report_json(stdout, &info, &findings, status);
+        ck_report_json(stdout, &info, &findings, opt.deep ? &deep : NULL, status);
     } else {
         bool colour = !no_color && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
         ck_report_text(stdout, &info, &findings, colour);
@@ -107,6 +143,9 @@ int ck_cmd_check(int argc, char **argv)
         free(plan);
     }
     fflush(stdout);
+    ck_deep_report_free(&deep);
+    if (opt.backend) ck_backend_destroy(opt.backend);
+    if (have_ref) ck_checkpoint_close(&ref);
     ck_expectation_free(&x);
     ck_findings_free(&findings);
     ck_checkpoint_close(&ck);

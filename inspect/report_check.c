@@ -124,7 +124,36 @@ static cJSON *finding_json(const ck_finding *x)
     return o;
 }
 
-int ck_report_json(FILE *out, const ck_report_info *info, const ck_findings *f, int exit_status)
+static cJSON *tensor_stats_json(const ck_deep_report *deep)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (size_t i = 0; i < deep->n; i++) {
+        const ck_tensor_summary *t = &deep->items[i];
+        cJSON *o = cJSON_CreateObject();
+        char hash[20];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t->hash);
+        cJSON_AddStringToObject(o, "name", t->name);
+        cJSON_AddStringToObject(o, "format", t->format);
+        cJSON_AddStringToObject(o, "xxh3", hash);
+        if (t->has_stats) {
+            cJSON_AddNumberToObject(o, "count", (double)t->count);
+            cJSON_AddNumberToObject(o, "nan", (double)t->nan);
+            cJSON_AddNumberToObject(o, "inf", (double)t->inf);
+            cJSON_AddNumberToObject(o, "zero", (double)t->zero);
+            if (t->finite) {
+                cJSON_AddNumberToObject(o, "min", t->min);
+                cJSON_AddNumberToObject(o, "max", t->max);
+                cJSON_AddNumberToObject(o, "mean", t->mean);
+                cJSON_AddNumberToObject(o, "std", t->std);
+            }
+        }
+        cJSON_AddItemToArray(list, o);
+    }
+    return list;
+}
+
+int ck_report_json(FILE *out, const ck_report_info *info, const ck_findings *f, const ck_deep_report *deep,
+                   int exit_status)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "ckdoc.check/1");
@@ -147,6 +176,7 @@ int ck_report_json(FILE *out, const ck_report_info *info, const ck_findings *f, 
     for (int code = 0; code < CK_F_COUNT; code++)
         if (f->counts[code]) cJSON_AddNumberToObject(by, ck_code_names[code], (double)f->counts[code]);
     cJSON_AddNumberToObject(sum, "not_listed", (double)f->dropped);
+    if (deep) cJSON_AddItemToObject(root, "tensor_stats", tensor_stats_json(deep));
     cJSON_AddNumberToObject(root, "exit_status", exit_status);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "check.h"
 #include "findings.h"
 
 typedef struct {
@@ -18,7 +19,9 @@ typedef struct {
 } ck_report_info;
 
 void ck_report_text(FILE *out, const ck_report_info *info, const ck_findings *f, bool colour);
-int ck_report_json(FILE *out, const ck_report_info *info, const ck_findings *f, int exit_status);
+/* `deep` (may be NULL) adds the per-tensor numbers of --deep as "tensor_stats". */
+int ck_report_json(FILE *out, const ck_report_info *info, const ck_findings *f, const ck_deep_report *deep,
+                   int exit_status);
 
 /* The suggested fixes as a repair plan ({"schema": "ckdoc.plan/1", "actions": [...]}); caller frees. */
 char *ck_plan_json(const char *source, const ck_findings *f);

@@ -3,7 +3,8 @@
  * These are `static inline` and marked CK_HOST_DEVICE so that the CPU back end, the CUDA back end
  * and the unit tests all run the very same arithmetic: the code the GPU executes is exhaustively
  * tested on a machine without one. Integer arithmetic only (no FPU rounding modes, no FTZ/DAZ
- * surprises on the device), except where noted.
+ * surprises on the device), except where noted. No branches either, only selects: the CPU back
+ * end's loops over these functions vectorize.
  *
  * Rounding and special values follow PyTorch's CPU casts (c10/util/BFloat16.h, Half.h,
  * Float8_e4m3fn.h, Float8_e5m2.h), so that `x.to(dtype)` and ckdoc agree bit for bit:
@@ -77,30 +78,28 @@ CK_HOST_DEVICE static inline int ck_clz32(uint32_t x)
  * arithmetic cannot overflow, returning (maxexp + 1) << man. */
 CK_HOST_DEVICE static inline uint32_t ck_round_mag(uint32_t a, int man, int bias, int maxexp)
 {
+    /* Branch-free (selects only), so that loops over it vectorize; every case is computed and
+     * the right one kept. */
     int e = (int)(a >> 23) - 127;         /* unbiased exponent; -127 for f32 subnormals */
-    if (e > maxexp - bias) return (uint32_t)(maxexp + 1) << man;
-    uint32_t sig = a & 0x7FFFFFu;
-    if (a >> 23) sig |= 0x800000u;         /* implicit one */
-    else e = -126;                         /* f32 subnormal: same scale as the smallest normal */
+    uint32_t sub = a < 0x800000u;         /* f32 subnormal: same scale as the smallest normal */
+    uint32_t sig = (a & 0x7FFFFFu) | (sub ? 0u : 0x800000u); /* implicit one */
+    e = sub ? -126 : e;
     /* value = sig * 2^(e-23). In the target, a normal has the exponent field e + bias >= 1 and
      * its code is ((e+bias) << man) + (sig's top man bits); a subnormal's code is
      * value / 2^(1-bias-man). Both are "sig shifted right by `shift`, plus an exponent part". */
-    int shift;
-    uint32_t expart;
-    if (e + bias >= 1) {
-        shift = 23 - man;
-        expart = (uint32_t)(e + bias - 1) << man; /* sig's implicit one adds the last 1 << man */
-    } else {
-        shift = 23 - man + (1 - bias - e);
-        expart = 0;
-    }
-    if (shift > 25) return 0;             /* below half the smallest subnormal: rounds to zero */
+    int normal = e + bias >= 1;
+    int shift = normal ? 23 - man : 23 - man + (1 - bias - e);
+    uint32_t expart = normal ? (uint32_t)(e + bias - 1) << man : 0u; /* sig's implicit one adds the last 1 << man */
+    /* Below half the smallest subnormal the result is 0: a shift of 31 gives q = 0 and a
+     * remainder below half, since sig < 2^24. */
+    shift = shift > 31 ? 31 : shift;
     uint32_t q = sig >> shift;
     uint32_t rem = sig & ((1u << shift) - 1u);
     uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (q & 1u))) q++;
-    /* A carry out of the mantissa bumps the exponent field by one: exactly the next binade. */
-    return expart + q;
+    q += (rem > half) | ((rem == half) & q);
+    /* A carry out of the mantissa bumps the exponent field by one: exactly the next binade. Past
+     * `maxexp` we return (maxexp + 1) << man, which the caller turns into its overflow value. */
+    return e > maxexp - bias ? (uint32_t)(maxexp + 1) << man : expart + q;
 }
 
 /* Decode a magnitude code of a float with `man` mantissa bits and bias `bias` (finite codes only)
@@ -127,30 +126,33 @@ CK_HOST_DEVICE static inline float ck_bf16_to_f32(uint16_t h) { return ck_bits_f
 CK_HOST_DEVICE static inline uint16_t ck_f32_to_bf16(float f)
 {
     uint32_t u = ck_f32_bits(f);
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0; /* PyTorch: every NaN is 0x7FC0 */
     /* BF16 is F32's top half: round the low 16 bits away, ties to even. A carry into the exponent
      * is correct rounding, and the largest finite values carry into Inf. */
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : r); /* PyTorch: every NaN is 0x7FC0 */
 }
 
 /* ---- F16 (IEEE binary16) ------------------------------------------------------------------- */
 
 CK_HOST_DEVICE static inline float ck_f16_to_f32(uint16_t h)
 {
+    /* Branch-free, so that loops over it vectorize. A subnormal is mag * 2^-24: converting an
+     * integer below 2^11 and scaling by a power of two are both exact, whatever the rounding mode,
+     * and the result is an f32 normal (so FTZ does not touch it). */
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, mag = h & 0x7FFFu;
-    if (mag >= 0x7C00u) /* Inf, or NaN with its payload kept and the quiet bit set */
-        return ck_bits_f32(sign | 0x7F800000u | ((mag & 0x3FFu) << 13) | (mag > 0x7C00u ? 0x400000u : 0u));
-    return ck_bits_f32(sign | ck_expand_mag(mag, 10, 15));
+    uint32_t normal = (mag << 13) + ((127u - 15u) << 23);
+    uint32_t subnormal = ck_f32_bits((float)(int32_t)mag * 0x1p-24f);
+    /* Inf, or NaN with its payload kept and the quiet bit set */
+    uint32_t special = 0x7F800000u | ((mag & 0x3FFu) << 13) | (mag > 0x7C00u ? 0x400000u : 0u);
+    return ck_bits_f32(sign | (mag >= 0x7C00u ? special : mag >= 0x400u ? normal : subnormal));
 }
 
 CK_HOST_DEVICE static inline uint16_t ck_f32_to_f16(float f)
 {
     uint32_t u = ck_f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) return (uint16_t)(sign | 0x7E00u);
-    if (a == 0x7F800000u) return (uint16_t)(sign | 0x7C00u);
-    uint32_t c = ck_round_mag(a, 10, 15, 30);
-    return (uint16_t)(sign | (c >= 0x7C00u ? 0x7C00u : c));
+    uint32_t c = ck_round_mag(a, 10, 15, 30);   /* Inf: past the top, like an overflow */
+    c = c >= 0x7C00u ? 0x7C00u : c;
+    return (uint16_t)(sign | (a > 0x7F800000u ? 0x7E00u : c));
 }
 
 /* ---- F8_E5M2 (IEEE-like: Inf 0x7C, NaN 0x7D..0x7F) ------------------------------------------ */
@@ -164,10 +166,9 @@ CK_HOST_DEVICE static inline float ck_e5m2_to_f32(uint8_t v)
 CK_HOST_DEVICE static inline uint8_t ck_f32_to_e5m2(float f)
 {
     uint32_t u = ck_f32_bits(f), sign = (u >> 24) & 0x80u, a = u & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) return (uint8_t)(sign | 0x7Fu);
-    if (a == 0x7F800000u) return (uint8_t)(sign | 0x7Cu);
-    uint32_t c = ck_round_mag(a, 2, 15, 30);
-    return (uint8_t)(sign | (c >= 0x7Cu ? 0x7Cu : c));
+    uint32_t c = ck_round_mag(a, 2, 15, 30);    /* Inf: past the top, like an overflow */
+    c = c >= 0x7Cu ? 0x7Cu : c;
+    return (uint8_t)(sign | (a > 0x7F800000u ? 0x7Fu : c));
 }
 
 /* ---- F8_E4M3 (e4m3fn: no Inf; 0x7F and 0xFF are NaN; max 448) ---------------------------------- */
@@ -182,8 +183,7 @@ CK_HOST_DEVICE static inline float ck_e4m3_to_f32(uint8_t v)
 CK_HOST_DEVICE static inline uint8_t ck_f32_to_e4m3(float f)
 {
     uint32_t u = ck_f32_bits(f), sign = (u >> 24) & 0x80u, a = u & 0x7FFFFFFFu;
-    if (a >= 0x7F800000u) return (uint8_t)(sign | 0x7Fu); /* NaN and Inf: the NaN code */
-    uint32_t c = ck_round_mag(a, 3, 7, 15);
+    uint32_t c = ck_round_mag(a, 3, 7, 15);     /* NaN and Inf are past the top too */
     return (uint8_t)(sign | (c >= 0x7Fu ? 0x7Fu : c));   /* past 448: NaN, not saturation */
 }
 

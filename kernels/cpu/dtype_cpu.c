@@ -6,6 +6,7 @@
 
 #include "kernels/codec.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/simd.h"
 
 static float lut_e4m3[256], lut_e5m2[256], lut_e8m0[256], lut_e2m1[16];
 static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
@@ -28,25 +29,25 @@ const float *ck_cpu_lut_e2m1(void) { pthread_once(&lut_once, lut_build); return 
 static void f32_to_f32(const void *src, float *dst, size_t n) { memcpy(dst, src, n * sizeof *dst); }
 static void f32_from_f32(const float *src, void *dst, size_t n) { memcpy(dst, src, n * sizeof *src); }
 
-static void bf16_to_f32(const void *src, float *dst, size_t n)
+CK_VEC_CLONES static void bf16_to_f32(const void *src, float *dst, size_t n)
 {
     const uint16_t *s = src;
     for (size_t i = 0; i < n; i++) dst[i] = ck_bf16_to_f32(s[i]);
 }
 
-static void bf16_from_f32(const float *src, void *dst, size_t n)
+CK_VEC_CLONES static void bf16_from_f32(const float *src, void *dst, size_t n)
 {
     uint16_t *d = dst;
     for (size_t i = 0; i < n; i++) d[i] = ck_f32_to_bf16(src[i]);
 }
 
-static void f16_to_f32(const void *src, float *dst, size_t n)
+CK_VEC_CLONES static void f16_to_f32(const void *src, float *dst, size_t n)
 {
     const uint16_t *s = src;
     for (size_t i = 0; i < n; i++) dst[i] = ck_f16_to_f32(s[i]);
 }
 
-static void f16_from_f32(const float *src, void *dst, size_t n)
+CK_VEC_CLONES static void f16_from_f32(const float *src, void *dst, size_t n)
 {
     uint16_t *d = dst;
     for (size_t i = 0; i < n; i++) d[i] = ck_f32_to_f16(src[i]);
@@ -62,13 +63,13 @@ static void e4m3_to_f32(const void *src, float *dst, size_t n) { lut8_to_f32(ck_
 static void e5m2_to_f32(const void *src, float *dst, size_t n) { lut8_to_f32(ck_cpu_lut_e5m2(), src, dst, n); }
 static void e8m0_to_f32(const void *src, float *dst, size_t n) { lut8_to_f32(ck_cpu_lut_e8m0(), src, dst, n); }
 
-static void e4m3_from_f32(const float *src, void *dst, size_t n)
+CK_VEC_CLONES static void e4m3_from_f32(const float *src, void *dst, size_t n)
 {
     uint8_t *d = dst;
     for (size_t i = 0; i < n; i++) d[i] = ck_f32_to_e4m3(src[i]);
 }
 
-static void e5m2_from_f32(const float *src, void *dst, size_t n)
+CK_VEC_CLONES static void e5m2_from_f32(const float *src, void *dst, size_t n)
 {
     uint8_t *d = dst;
     for (size_t i = 0; i < n; i++) d[i] = ck_f32_to_e5m2(src[i]);

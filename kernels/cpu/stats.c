@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/simd.h"
 
 #define CHUNKS_PER_TASK 16
 
@@ -22,11 +23,116 @@ typedef struct {
     ck_tally *tallies;             /* one per task */
 } st_job;
 
+/* ---- vectorized passes: the order of kernels/stats.h, 8 lanes at a time ------------------------
+ * Element i of a chunk goes to lane i % 8, in element order, so a group of 8 elements starting at
+ * lane 0 adds one element to each lane: vector lanes are the reduction lanes, and the sums are the
+ * same plain double adds as ck_stats_pass1_run / ck_stats_pass2_run, which do the elements before
+ * the first such group and after the last. Counts, min and max are kept per lane and folded at the
+ * end (exact). */
+
+typedef struct { ck_v4f32 lo, hi; } v8f;
+
+/* Pass 1 over n elements starting at lane 0 (n a multiple of 8). */
+CK_VEC_CLONES static void pass1_groups(const float *x, uint64_t n, double *lanes, ck_tally *t)
+{
+    ck_v4f64 s0, s1;
+    memcpy(&s0, lanes, sizeof s0);
+    memcpy(&s1, lanes + 4, sizeof s1);
+    const ck_v4f32 pinf = {INFINITY, INFINITY, INFINITY, INFINITY};
+    ck_v4f32 mn0 = {t->min, t->min, t->min, t->min}, mn1 = mn0, mx0 = {t->max, t->max, t->max, t->max}, mx1 = mx0;
+    ck_v4i32 nan = {0}, inf = {0}, zero = {0}, fin = {0};
+    (void)pinf;
+    for (uint64_t i = 0; i < n; i += 8) {
+        ck_v4u32 u0, u1;
+        memcpy(&u0, x + i, 16);
+        memcpy(&u1, x + i + 4, 16);
+#define P1_HALF(u, mn, mx, sacc)                                                     \
+        do {                                                                         \
+            ck_v4u32 a = u & 0x7FFFFFFFu;                                            \
+            ck_v4i32 f = (ck_v4i32)(a < 0x7F800000u);                                \
+            nan -= (ck_v4i32)(a > 0x7F800000u);                                      \
+            inf -= (ck_v4i32)(a == 0x7F800000u);                                     \
+            zero -= (ck_v4i32)(a == 0u);                                             \
+            fin -= f;                                                                \
+            ck_v4u32 fu = (ck_v4u32)f, vb = u & fu; /* non-finite -> +0 */           \
+            ck_v4f32 v = (ck_v4f32)vb;                                               \
+            ck_v4u32 lt = (ck_v4u32)(v < mn) & fu, gt = (ck_v4u32)(v > mx) & fu;     \
+            mn = (ck_v4f32)((vb & lt) | ((ck_v4u32)mn & ~lt));                       \
+            mx = (ck_v4f32)((vb & gt) | ((ck_v4u32)mx & ~gt));                       \
+            sacc += __builtin_convertvector(v, ck_v4f64);                            \
+        } while (0)
+        P1_HALF(u0, mn0, mx0, s0);
+        P1_HALF(u1, mn1, mx1, s1);
+#undef P1_HALF
+    }
+    memcpy(lanes, &s0, sizeof s0);
+    memcpy(lanes + 4, &s1, sizeof s1);
+    float mn = t->min, mx = t->max;
+    for (int k = 0; k < 4; k++) {
+        mn = mn0[k] < mn ? mn0[k] : mn;
+        mn = mn1[k] < mn ? mn1[k] : mn;
+        mx = mx0[k] > mx ? mx0[k] : mx;
+        mx = mx1[k] > mx ? mx1[k] : mx;
+        t->nan += (uint64_t)nan[k];
+        t->inf += (uint64_t)inf[k];
+        t->zero += (uint64_t)zero[k];
+        t->finite += (uint64_t)fin[k];
+    }
+    t->min = mn;
+    t->max = mx;
+}
+
+/* Pass 2 over n elements starting at lane 0 (n a multiple of 8, at most CK_STATS_CHUNK). Bins
+ * are computed 4 at a time (bin CK_HIST_BINS: not finite, dropped), then counted into 8
+ * sub-histograms so that runs of one bin do not chain every increment on the last. */
+CK_VEC_CLONES static void pass2_groups(const float *x, uint64_t n, double mean, double lo, double scale,
+                                       double *lanes, ck_tally *t)
+{
+    ck_v4f64 s0, s1;
+    memcpy(&s0, lanes, sizeof s0);
+    memcpy(&s1, lanes + 4, sizeof s1);
+    const ck_v4f64 vmean = {mean, mean, mean, mean}, vlo = {lo, lo, lo, lo}, vscale = {scale, scale, scale, scale};
+    const ck_v4f64 top = {CK_HIST_BINS - 1, CK_HIST_BINS - 1, CK_HIST_BINS - 1, CK_HIST_BINS - 1};
+    int32_t bins[CK_STATS_CHUNK];
+    for (uint64_t i = 0; i < n; i += 8) {
+        ck_v4u32 u0, u1;
+        memcpy(&u0, x + i, 16);
+        memcpy(&u1, x + i + 4, 16);
+#define P2_HALF(u, sacc, off)                                                                 \
+        do {                                                                                  \
+            ck_v4i32 f = (ck_v4i32)((u & 0x7FFFFFFFu) < 0x7F800000u);                         \
+            ck_v4f64 xd = __builtin_convertvector((ck_v4f32)(u & (ck_v4u32)f), ck_v4f64);     \
+            ck_v4i64 f64 = __builtin_convertvector(f, ck_v4i64);                              \
+            ck_v4f64 d = (ck_v4f64)((ck_v4i64)(xd - vmean) & f64);                            \
+            sacc += d * d;                                                                    \
+            ck_v4f64 b = (xd - vlo) * vscale;                                                 \
+            ck_v4i64 big = (ck_v4i64)(b >= top);                                              \
+            b = (ck_v4f64)(((ck_v4i64)top & big) | ((ck_v4i64)b & ~big));                     \
+            ck_v4i64 pos = (ck_v4i64)(b > 0);                                                 \
+            b = (ck_v4f64)((ck_v4i64)b & pos);                                                \
+            ck_v4i32 bi = __builtin_convertvector(b, ck_v4i32);                               \
+            bi = (bi & f) | (CK_HIST_BINS & ~f);                                              \
+            memcpy(bins + i + (off), &bi, 16);                                                \
+        } while (0)
+        P2_HALF(u0, s0, 0);
+        P2_HALF(u1, s1, 4);
+#undef P2_HALF
+    }
+    memcpy(lanes, &s0, sizeof s0);
+    memcpy(lanes + 4, &s1, sizeof s1);
+    uint32_t h[8][CK_HIST_BINS + 1];
+    memset(h, 0, sizeof h);
+    for (uint64_t i = 0; i < n; i += 8)
+        for (int k = 0; k < 8; k++) h[k][bins[i + k]]++;
+    for (int b = 0; b < CK_HIST_BINS; b++)
+        t->hist[b] += (uint64_t)h[0][b] + h[1][b] + h[2][b] + h[3][b] + h[4][b] + h[5][b] + h[6][b] + h[7][b];
+}
+
 /* Reduce n <= CK_STATS_CHUNK elements at in-chunk offset `off` into lanes and a tally. */
 static void reduce_piece(const st_job *j, const ck_stats *st, const uint8_t *src, uint64_t n, unsigned off,
                          double *lanes, ck_tally *t)
 {
-    float tmp[CK_STATS_CHUNK];
+    _Alignas(64) float tmp[CK_STATS_CHUNK];
     const float *x;
     if (j->to_f32) {
         j->to_f32(src, tmp, (size_t)n);
@@ -34,8 +140,19 @@ static void reduce_piece(const st_job *j, const ck_stats *st, const uint8_t *src
     } else {
         x = (const float *)(const void *)src;
     }
-    if (st->pass == 1) ck_stats_pass1_run(x, n, off, lanes, t);
-    else ck_stats_pass2_run(x, n, off, st->mean, st->lo, st->scale, lanes, t);
+    /* scalar up to lane 0, 8-element groups, scalar tail */
+    uint64_t head = (CK_STATS_LANES - off % CK_STATS_LANES) % CK_STATS_LANES;
+    if (head > n) head = n;
+    uint64_t groups = (n - head) / CK_STATS_LANES * CK_STATS_LANES;
+    if (st->pass == 1) {
+        ck_stats_pass1_run(x, head, off, lanes, t);
+        pass1_groups(x + head, groups, lanes, t);
+        ck_stats_pass1_run(x + head + groups, n - head - groups, 0, lanes, t);
+    } else {
+        ck_stats_pass2_run(x, head, off, st->mean, st->lo, st->scale, lanes, t);
+        pass2_groups(x + head, groups, st->mean, st->lo, st->scale, lanes, t);
+        ck_stats_pass2_run(x + head + groups, n - head - groups, 0, st->mean, st->lo, st->scale, lanes, t);
+    }
 }
 
 static void tally_init(ck_tally *t)

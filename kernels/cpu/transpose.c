@@ -1,72 +1,170 @@
-/* Batched transpose of the last two dims, [B, R, C] -> [B, C, R], cache-blocked.
+/* Batched transpose of the last two dims, [B, R, C] -> [B, C, R], cache-blocked with register
+ * tiles.
  *
- * Work is cut into tasks of (batch, row tile, group of column tiles); each task writes a disjoint
- * set of output bytes, so any thread count gives the same bytes. Kernels are picked by element
- * width from a table; packed 4-bit types have their own kernels (nibbles cannot be moved with
- * loads and stores of whole elements). */
+ * The unit of work is a block of 64 x 64 bytes (64/w rows by 64/w columns of w-byte elements): its
+ * source rows are first copied, one whole cache line each, into a small aligned buffer (so source
+ * rows that alias in the L1 sets, as power-of-two row lengths do, are each fetched once), then the
+ * buffer is transposed in V x V register tiles (V = 16/w: one 16-byte vector per tile row, log2(V)
+ * rounds of interleaves) and stored so that each destination cache line is written whole, in
+ * consecutive stores. Edges that do not fill a block are moved element by element.
+ *
+ * Work is cut into tasks of (batch, row block, group of column blocks); each task writes a disjoint
+ * set of output bytes, so any thread count gives the same bytes. Packed 4-bit types, R and C even,
+ * reduce to byte transposes: rows 2m and 2m+1 give, byte for byte, the even output rows' byte
+ * (low nibbles) and the odd output rows' byte (high nibbles); see tp_nib_even. */
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/simd.h"
 
-#define TILE 32          /* 32x32 elements: up to 8 KiB for 8-byte elements, well inside L1 */
-#define COL_TILES 8      /* column tiles per task */
+#define LINE 64            /* bytes: one cache line, and a block's side in bytes */
+#define PF 4               /* prefetch source rows this many blocks ahead (and the next block's output lines) */
+#define TILE 256           /* elements: a task's rows and columns */
 
 typedef struct {
     const uint8_t *src;
     uint8_t *dst;
-    uint64_t rows, cols;
-    uint64_t row_tiles, col_groups;
+    uint64_t rows, cols;         /* F4: elements */
+    uint64_t row_blocks, col_groups;
 } tp_job;
 
-#define TP_KERNEL(name, type)                                                                    \
-    static void name(void *ctx, size_t task)                                                     \
-    {                                                                                            \
-        const tp_job *j = ctx;                                                                   \
-        uint64_t per_b = j->row_tiles * j->col_groups;                                           \
-        uint64_t b = task / per_b, rt = task % per_b / j->col_groups, cg = task % j->col_groups; \
-        const type *s = (const type *)j->src + b * j->rows * j->cols;                           \
-        type *d = (type *)j->dst + b * j->rows * j->cols;                                       \
-        uint64_t r0 = rt * TILE, r1 = r0 + TILE < j->rows ? r0 + TILE : j->rows;                 \
-        uint64_t cend = (cg + 1) * TILE * COL_TILES;                                             \
-        if (cend > j->cols) cend = j->cols;                                                      \
-        for (uint64_t c0 = cg * TILE * COL_TILES; c0 < cend; c0 += TILE) {                       \
-            uint64_t c1 = c0 + TILE < cend ? c0 + TILE : cend;                                   \
-            for (uint64_t c = c0; c < c1; c++) { /* writes run along an output row */            \
-                type *dr = d + c * j->rows;                                                      \
-                const type *sc = s + c;                                                          \
-                for (uint64_t r = r0; r < r1; r++) dr[r] = sc[r * j->cols];                      \
-            }                                                                                    \
-        }                                                                                        \
+/* ---- register tiles: V vectors in, V vectors out, transposed ------------------------------ */
+
+/* One round interleaves row i with row i + V/2 (low halves into row 2i, high halves into 2i+1).
+ * Writing an element's row and column numbers as one bit string (row bits, then column bits), a
+ * round rotates that string left by one bit, so log2(V) rounds swap row and column: a transpose. */
+#define UNPAREN(...) __VA_ARGS__
+#define TR_ROUNDS(vt, V, LOG2V, r, LO, HI)                      \
+    do {                                                        \
+        for (int s_ = 0; s_ < (LOG2V); s_++) {                  \
+            vt n_[V];                                           \
+            for (int i_ = 0; i_ < (V) / 2; i_++) {              \
+                n_[2 * i_] = CK_SHUF(vt, r[i_], r[i_ + (V) / 2], UNPAREN LO); \
+                n_[2 * i_ + 1] = CK_SHUF(vt, r[i_], r[i_ + (V) / 2], UNPAREN HI); \
+            }                                                   \
+            for (int i_ = 0; i_ < (V); i_++) r[i_] = n_[i_];    \
+        }                                                       \
+    } while (0)
+
+static inline void tr_u8(ck_v16u8 *r)
+{
+    TR_ROUNDS(ck_v16u8, 16, 4, r, (0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+              (8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+}
+static inline void tr_u16(ck_v8u16 *r) { TR_ROUNDS(ck_v8u16, 8, 3, r, (0, 8, 1, 9, 2, 10, 3, 11), (4, 12, 5, 13, 6, 14, 7, 15)); }
+static inline void tr_u32(ck_v4u32 *r) { TR_ROUNDS(ck_v4u32, 4, 2, r, (0, 4, 1, 5), (2, 6, 3, 7)); }
+static inline void tr_u64(ck_v2u64 *r) { TR_ROUNDS(ck_v2u64, 2, 1, r, (0, 2), (1, 3)); }
+
+/* Transpose a block buffer buf[B][LINE] (B = LINE / w rows of LINE bytes) into dst: output row j
+ * (j < B) starts at dst + j * dstep and receives LINE bytes. Tiles are visited output row group
+ * by output row group, so each output line is filled by consecutive stores. */
+#define BLOCK_FN(name, vt, V, trf)                                                      \
+    static inline void name(const uint8_t (*buf)[LINE], uint8_t *dst, size_t dstep)     \
+    {                                                                                   \
+        for (int cj = 0; cj < LINE / 16; cj++)     /* output rows cj*V .. cj*V+V-1 */   \
+            for (int ri = 0; ri < LINE / 16; ri++) { /* their bytes ri*16 .. ri*16+15 */ \
+                vt t[V];                                                                \
+                for (int k = 0; k < (V); k++) memcpy(&t[k], buf[ri * (V) + k] + cj * 16, 16); \
+                trf(t);                                                                 \
+                for (int k = 0; k < (V); k++) memcpy(dst + (size_t)(cj * (V) + k) * dstep + ri * 16, &t[k], 16); \
+            }                                                                           \
+    }
+BLOCK_FN(block_u8, ck_v16u8, 16, tr_u8)
+BLOCK_FN(block_u16, ck_v8u16, 8, tr_u16)
+BLOCK_FN(block_u32, ck_v4u32, 4, tr_u32)
+BLOCK_FN(block_u64, ck_v2u64, 2, tr_u64)
+
+/* ---- whole-byte elements ---------------------------------------------------------------- */
+
+/* A task is a tile of TILE x TILE elements: its source and destination rows then touch at most
+ * 2 * TILE pages, which stay in the TLB while the tile's blocks are done. */
+#define TP_KERNEL(name, type, blockf)                                                               \
+    static void name(void *ctx, size_t task)                                                        \
+    {                                                                                               \
+        enum { W = sizeof(type), B = LINE / sizeof(type) };                                         \
+        const tp_job *j = ctx;                                                                      \
+        uint64_t R = j->rows, C = j->cols, per_b = j->row_blocks * j->col_groups;                   \
+        uint64_t b = task / per_b, rt = task % per_b / j->col_groups, ct = task % j->col_groups;    \
+        const type *s = (const type *)j->src + b * R * C;                                           \
+        type *d = (type *)j->dst + b * R * C;                                                       \
+        uint64_t r0 = rt * TILE, r1 = r0 + TILE < R ? r0 + TILE : R;                                \
+        uint64_t c0 = ct * TILE, c1 = c0 + TILE < C ? c0 + TILE : C;                                \
+        uint64_t rfull = r0 + (r1 - r0) / B * B, cfull = c0 + (c1 - c0) / B * B;                    \
+        _Alignas(LINE) uint8_t buf[B][LINE];                                                        \
+        for (uint64_t r = r0; r < rfull; r += B)                                                    \
+            for (uint64_t c = c0; c < cfull; c += B) {                                              \
+                for (int k = 0; k < B; k++) {                                                       \
+                    memcpy(buf[k], s + (r + k) * C + c, LINE);                                      \
+                    if (c + (PF + 1) * B <= cfull) __builtin_prefetch(s + (r + k) * C + c + PF * B); \
+                }                                                                                   \
+                if (c + B < cfull)                                                                  \
+                    for (int k = 0; k < B; k++) __builtin_prefetch(d + (c + B + k) * R + r, 1);     \
+                blockf((const uint8_t (*)[LINE])buf, (uint8_t *)(d + c * R + r), R * W);            \
+            }                                                                                       \
+        for (uint64_t c = cfull; c < c1; c++) /* the right edge, then the bottom one */             \
+            for (uint64_t r = r0; r < rfull; r++) d[c * R + r] = s[r * C + c];                      \
+        for (uint64_t r = rfull; r < r1; r++)                                                       \
+            for (uint64_t c = c0; c < c1; c++) d[c * R + r] = s[r * C + c];                         \
     }
 
-TP_KERNEL(tp_u8, uint8_t)
-TP_KERNEL(tp_u16, uint16_t)
-TP_KERNEL(tp_u32, uint32_t)
-TP_KERNEL(tp_u64, uint64_t)
+TP_KERNEL(tp_u8, uint8_t, block_u8)
+TP_KERNEL(tp_u16, uint16_t, block_u16)
+TP_KERNEL(tp_u32, uint32_t, block_u32)
+TP_KERNEL(tp_u64, uint64_t, block_u64)
 
-/* 4-bit, R and C both even: the matrix is a grid of 2x2 nibble blocks, each two input bytes
- * (rows r, r+1 at columns c, c+1) and two output bytes (rows c, c+1 at columns r, r+1). */
+/* ---- packed 4-bit, R and C both even ---------------------------------------------------- */
+
+/* Source rows 2m, 2m+1 hold bytes a, b at byte column k (elements 2k, 2k+1). Output row 2k takes
+ * elements (2m, 2k) and (2m+1, 2k): byte m of it is (a & 0xF) | b << 4; output row 2k+1 takes
+ * (a >> 4) | (b & 0xF0). So with E[m][k] and O[m][k] those bytes, output row 2k is row k of E's
+ * transpose and output row 2k+1 row k of O's: two byte transposes of [R/2, C/2] matrices. A task
+ * is TILE row pairs by TILE byte columns. */
 static void tp_nib_even(void *ctx, size_t task)
 {
     const tp_job *j = ctx;
-    uint64_t per_b = j->row_tiles * j->col_groups;
-    uint64_t b = task / per_b, rt = task % per_b / j->col_groups, cg = task % j->col_groups;
-    uint64_t R = j->rows, C = j->cols, half = R * C / 2;
+    uint64_t R = j->rows, C = j->cols, per_b = j->row_blocks * j->col_groups;
+    uint64_t b = task / per_b, rb = task % per_b / j->col_groups, cg = task % j->col_groups;
+    uint64_t half = R * C / 2, sbytes = C / 2, dbytes = R / 2; /* bytes per source / output row */
     const uint8_t *s = j->src + b * half;
     uint8_t *d = j->dst + b * half;
-    /* tiles count byte pairs: TILE row pairs by TILE column pairs */
-    uint64_t r0 = rt * TILE * 2, r1 = r0 + TILE * 2 < R ? r0 + TILE * 2 : R;
-    uint64_t cend = (cg + 1) * TILE * COL_TILES * 2;
-    if (cend > C) cend = C;
-    for (uint64_t c0 = cg * TILE * COL_TILES * 2; c0 < cend; c0 += TILE * 2) {
-        uint64_t c1 = c0 + TILE * 2 < cend ? c0 + TILE * 2 : cend;
-        for (uint64_t r = r0; r < r1; r += 2)
-            for (uint64_t c = c0; c < c1; c += 2) {
-                uint8_t a = s[(r * C + c) / 2], bb = s[((r + 1) * C + c) / 2];
-                d[(c * R + r) / 2] = (uint8_t)((a & 0x0F) | (bb << 4));
-                d[((c + 1) * R + r) / 2] = (uint8_t)((a >> 4) | (bb & 0xF0));
+    uint64_t p0 = rb * TILE, p1 = p0 + TILE < R / 2 ? p0 + TILE : R / 2;       /* row pairs */
+    uint64_t k0 = cg * TILE, k1 = k0 + TILE < sbytes ? k0 + TILE : sbytes;     /* byte columns */
+    uint64_t pfull = p0 + (p1 - p0) / LINE * LINE, kfull = k0 + (k1 - k0) / LINE * LINE;
+    _Alignas(LINE) uint8_t be[LINE][LINE], bo[LINE][LINE];
+    for (uint64_t p = p0; p < pfull; p += LINE)
+        for (uint64_t k = k0; k < kfull; k += LINE) {
+            for (int m = 0; m < LINE; m++) {
+                const uint8_t *ra = s + (2 * (p + m)) * sbytes + k, *rb2 = ra + sbytes;
+                if (k + (PF + 1) * LINE <= kfull) {
+                    __builtin_prefetch(ra + PF * LINE);
+                    __builtin_prefetch(rb2 + PF * LINE);
+                }
+                for (int v = 0; v < LINE; v += 16) {
+                    ck_v16u8 a, bb;
+                    memcpy(&a, ra + v, 16);
+                    memcpy(&bb, rb2 + v, 16);
+                    ck_v16u8 e = (a & 0x0F) | (bb << 4), o = (a >> 4) | (bb & 0xF0);
+                    memcpy(be[m] + v, &e, 16);
+                    memcpy(bo[m] + v, &o, 16);
+                }
             }
-    }
+            /* output rows 2k' (E) and 2k'+1 (O) for k' = k.., bytes p..; consecutive k' are 2 rows apart */
+            block_u8((const uint8_t (*)[LINE])be, d + 2 * k * dbytes + p, 2 * dbytes);
+            block_u8((const uint8_t (*)[LINE])bo, d + (2 * k + 1) * dbytes + p, 2 * dbytes);
+        }
+    /* the rest, one 2x2 nibble block at a time: the right edge, then the bottom one */
+    for (uint64_t k = kfull; k < k1; k++)
+        for (uint64_t p = p0; p < pfull; p++) {
+            uint8_t a = s[2 * p * sbytes + k], bb = s[(2 * p + 1) * sbytes + k];
+            d[2 * k * dbytes + p] = (uint8_t)((a & 0x0F) | (bb << 4));
+            d[(2 * k + 1) * dbytes + p] = (uint8_t)((a >> 4) | (bb & 0xF0));
+        }
+    for (uint64_t p = pfull; p < p1; p++)
+        for (uint64_t k = k0; k < k1; k++) {
+            uint8_t a = s[2 * p * sbytes + k], bb = s[(2 * p + 1) * sbytes + k];
+            d[2 * k * dbytes + p] = (uint8_t)((a & 0x0F) | (bb << 4));
+            d[(2 * k + 1) * dbytes + p] = (uint8_t)((a >> 4) | (bb & 0xF0));
+        }
 }
 
 /* 4-bit, any shape (odd R or C: output bytes straddle rows and batches). Each task owns a range
@@ -135,9 +233,8 @@ int ck_cpu_transpose(ck_backend *be, ck_dtype dtype, const void *src, void *dst,
                                 "transpose: %s needs an even element count (got %llu)", ck_dtype_name(dtype),
                                 (unsigned long long)n);
         if (rows % 2 == 0 && cols % 2 == 0) {
-            tp_job j = {src, dst, rows, cols, (rows / 2 + TILE - 1) / TILE,
-                        (cols / 2 + TILE * COL_TILES - 1) / (TILE * COL_TILES)};
-            ck_pool_run(pool, batch * j.row_tiles * j.col_groups, tp_nib_even, &j);
+            tp_job j = {src, dst, rows, cols, (rows / 2 + TILE - 1) / TILE, (cols / 2 + TILE - 1) / TILE};
+            ck_pool_run(pool, batch * j.row_blocks * j.col_groups, tp_nib_even, &j);
         } else {
             nib_job j = {src, dst, batch, rows, cols, n / 2};
             ck_pool_run(pool, (n / 2 + NIB_BYTES_PER_TASK - 1) / NIB_BYTES_PER_TASK, tp_nib_any, &j);
@@ -152,7 +249,7 @@ int ck_cpu_transpose(ck_backend *be, ck_dtype dtype, const void *src, void *dst,
         memcpy(dst, src, n * (bits / 8));
         return 0;
     }
-    tp_job j = {src, dst, rows, cols, (rows + TILE - 1) / TILE, (cols + TILE * COL_TILES - 1) / (TILE * COL_TILES)};
-    ck_pool_run(pool, batch * j.row_tiles * j.col_groups, fn, &j);
+    tp_job j = {src, dst, rows, cols, (rows + TILE - 1) / TILE, (cols + TILE - 1) / TILE};
+    ck_pool_run(pool, batch * j.row_blocks * j.col_groups, fn, &j);
     return 0;
 }

@@ -94,7 +94,9 @@ static void test_transpose(void)
 {
     static const ck_dtype dts[] = {CK_U8, CK_BF16, CK_F32, CK_I64, CK_F4};
     static const uint64_t fixed[][3] = {{1, 1, 1}, {1, 1, 2}, {1, 2, 1}, {3, 1, 1}, {1, 32, 32}, {1, 33, 31},
-                                        {2, 64, 260}, {1, 257, 3}, {5, 7, 9}, {1, 300, 301}, {1, 2, 4096}};
+                                        {2, 64, 260}, {1, 257, 3}, {5, 7, 9}, {1, 300, 301}, {1, 2, 4096},
+                                        /* whole blocks and tiles with edges (F4: 128+ even rows) */
+                                        {1, 130, 258}, {2, 192, 140}, {1, 128, 128}, {1, 600, 530}};
     int bad = 0;
     for (size_t k = 0; k < sizeof dts / sizeof *dts; k++) {
         ck_dtype d = dts[k];

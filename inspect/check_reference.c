@@ -1,0 +1,211 @@
+/* check --reference: settle the orientation of square tensors numerically. Shape cannot tell
+ * [in, out] from [out, in] when in == out (GPT-OSS down_proj: 2880 x 2880), and a round trip
+ * through a converter that gets it wrong still matches itself. Another checkpoint of the same
+ * model, in any layout or quantization, can: both are decoded to f32 (MXFP4/NVFP4/FP8 with their
+ * scales), brought to [out, in], and compared under both hypotheses. The right one has a cosine
+ * near 1, the wrong one near 0 for trained (or random) weights. */
+#include "check_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/tensor_eval.h"
+
+#define MAX_SLICES 4     /* experts compared per fused tensor: first, last and two between */
+#define DECISIVE 0.9     /* a cosine above this under one hypothesis ... */
+#define MARGIN 0.3       /* ... and this much above the other settles it */
+
+typedef struct {
+    double dot_direct, dot_cross, norm_a, norm_r;
+} dots;
+
+/* a and r are n x n row-major: direct pairs a[i][j] with r[i][j], cross with r[j][i]. */
+static void accumulate(const float *a, const float *r, uint64_t n, dots *d)
+{
+    const uint64_t B = 64;
+    for (uint64_t i0 = 0; i0 < n; i0 += B)
+        for (uint64_t j0 = 0; j0 < n; j0 += B) {
+            uint64_t i1 = i0 + B < n ? i0 + B : n, j1 = j0 + B < n ? j0 + B : n;
+            for (uint64_t i = i0; i < i1; i++)
+                for (uint64_t j = j0; j < j1; j++) {
+                    double x = a[i * n + j];
+                    d->dot_direct += x * r[i * n + j];
+                    d->dot_cross += x * r[j * n + i];
+                    d->norm_a += x * x;
+                    d->norm_r += (double)r[i * n + j] * r[i * n + j];
+                }
+        }
+}
+
+/* The reference's tensor for the same rule and layer (plain, or the quantized weight). */
+static const ck_entry *reference_entry(const ck_checkpoint *ref, const ck_expectation *xr, const ck_expected *x,
+                                       const ck_expected **xr_item)
+{
+    for (size_t i = 0; i < xr->n_items; i++) {
+        const ck_expected *y = &xr->items[i];
+        if (y->rule != x->rule || y->layer != x->layer || y->expert != x->expert) continue;
+        if (y->part != CK_PART_PLAIN && y->part != CK_PART_QWEIGHT) continue;
+        const ck_entry *e = ck_checkpoint_find(ref, y->key);
+        if (e && e->has_header) {
+            *xr_item = y;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Does the reference's decoded matrix come out [in, out]? Plain tensors follow their rule's
+ * layout; quantized weights decode to [out, in] (blocks and scales run along `in`). */
+static bool decoded_in_out(const ck_expected *y, const ck_tgroup *g)
+{
+    if (g->fmt != CK_GROUP_RAW) return false;
+    return (y->flags & CK_EXP_IN_OUT) != 0;
+}
+
+typedef struct {
+    ck_teval *ea, *er;
+    float *a, *r;
+    uint64_t cap;         /* floats in a and r */
+} workspace;
+
+/* Compare one square tensor: returns 0 and sets the two cosines, or -1 when it cannot. */
+static int compare(ck_check_ctx *c, workspace *w, const ck_entry *ea, const ck_expected *x, const ck_entry *er,
+                   const ck_expected *y, double *cos_labelled, double *cos_swapped, char *why, size_t why_len)
+{
+    ck_tgroup ga, gr;
+    ck_tgroup_find(c->ck, ea, &ga);
+    ck_tgroup_find(c->opt->reference, er, &gr);
+    uint64_t n = x->shape[x->ndim - 1];
+    if (ga.cols != n || gr.cols != n || ga.rows != gr.rows || ga.rows % n) {
+        snprintf(why, why_len, "the reference's %s decodes to [%llu, %llu], not [%llu, %llu]", er->name,
+                 (unsigned long long)gr.rows, (unsigned long long)gr.cols, (unsigned long long)ga.rows,
+                 (unsigned long long)ga.cols);
+        return -1;
+    }
+    if (n * n > w->cap || n * n > CK_EVAL_WINDOW) {
+        snprintf(why, why_len, "matrices of %llu x %llu are too large to compare", (unsigned long long)n, (unsigned long long)n);
+        return -1;
+    }
+    uint64_t slices = ga.rows / n;
+    uint64_t pick[MAX_SLICES];
+    int n_pick = 0;
+    for (int k = 0; k < MAX_SLICES && (uint64_t)k < slices; k++) {
+        uint64_t s = slices <= MAX_SLICES ? (uint64_t)k : (uint64_t)k * (slices - 1) / (MAX_SLICES - 1);
+        if (n_pick == 0 || pick[n_pick - 1] != s) pick[n_pick++] = s;
+    }
+    dots d = {0};
+    ck_error err;
+    for (int k = 0; k < n_pick; k++) {
+        if (ck_teval_decode(w->ea, &ga, pick[k] * n, n, w->a, &err) < 0 ||
+            ck_teval_decode(w->er, &gr, pick[k] * n, n, w->r, &err) < 0) {
+            snprintf(why, why_len, "cannot decode: %.200s", err.msg);
+            return -1;
+        }
+        accumulate(w->a, w->r, n, &d);
+    }
+    double denom = sqrt(d.norm_a) * sqrt(d.norm_r);
+    if (!(denom > 0)) {
+        snprintf(why, why_len, "one of the tensors is all zeros");
+        return -1;
+    }
+    /* Same orientation convention on both sides: the labelled hypothesis pairs elements directly. */
+    bool same = ((x->flags & CK_EXP_IN_OUT) != 0) == decoded_in_out(y, &gr);
+    *cos_labelled = (same ? d.dot_direct : d.dot_cross) / denom;
+    *cos_swapped = (same ? d.dot_cross : d.dot_direct) / denom;
+    return 0;
+}
+
+void ck_check_reference(ck_check_ctx *c)
+{
+    if (!c->opt->reference || !c->opt->backend || c->n_squares == 0) return;
+    ck_checkpoint *ref = c->opt->reference;
+    ck_error err;
+    const cJSON *rconfig = ref->config.json;
+    ck_expectation xr;
+    if (!rconfig || ck_spec_expand(c->x->spec, rconfig, ref->hf_quant_config.json, &xr, &err) < 0) {
+        ck_finding_add(c->f, CK_F_CONFIG_INVALID, CK_SEV_ERROR, ref->path, -1, NULL, NULL,
+                       "the reference's config.json cannot be read as a %s config: %s", c->x->family,
+                       rconfig ? err.msg : "missing or invalid");
+        return;
+    }
+    workspace w = {0};
+    uint64_t biggest = 0;
+    for (size_t i = 0; i < c->n_squares; i++) {
+        uint64_t n = c->x->items[c->squares[i]].shape[c->x->items[c->squares[i]].ndim - 1];
+        if (n * n > biggest) biggest = n * n;
+    }
+    if (biggest > CK_EVAL_WINDOW) biggest = CK_EVAL_WINDOW;
+    w.cap = biggest;
+    w.a = malloc(biggest * sizeof *w.a);
+    w.r = malloc(biggest * sizeof *w.r);
+    w.ea = ck_teval_new(c->ck, c->opt->backend, c->opt->threads, &err);
+    w.er = w.ea ? ck_teval_new(ref, c->opt->backend, c->opt->threads, &err) : NULL;
+    if (!w.a || !w.r || !w.ea || !w.er) goto out;
+
+    for (size_t i = 0; i < c->n_squares; i++) {
+        const ck_expected *x = &c->x->items[c->squares[i]];
+        const ck_entry *ea = &c->ck->entries[c->present[c->squares[i]]];
+        const ck_expected *y = NULL;
+        const ck_entry *er = reference_entry(ref, &xr, x, &y);
+        if (!er) continue; /* the reference lacks it: stays ambiguous */
+        double cl = 0, cs = 0;
+        char why[400];
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "reference", ref->path);
+        cJSON_AddStringToObject(ev, "reference_key", er->name);
+        if (compare(c, &w, ea, x, er, y, &cl, &cs, why, sizeof why) < 0) {
+            cJSON_AddStringToObject(ev, "why", why);
+            ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_WARN, x->key, x->layer, ev, NULL,
+                           "square tensor could not be compared with the reference: %s", why);
+            c->square_state[i] = CK_SQUARE_TRANSPOSED; /* reported here; keep it out of the summary */
+            continue;
+        }
+        cJSON_AddNumberToObject(ev, "cosine_as_labelled", round(cl * 1e6) / 1e6);
+        cJSON_AddNumberToObject(ev, "cosine_transposed", round(cs * 1e6) / 1e6);
+        if (cl > DECISIVE && cl - cs > MARGIN) {
+            c->square_state[i] = CK_SQUARE_VERIFIED;
+            cJSON_Delete(ev);
+        } else if (cs > DECISIVE && cs - cl > MARGIN) {
+            c->square_state[i] = CK_SQUARE_TRANSPOSED;
+            cJSON *fix = cJSON_CreateObject();
+            cJSON_AddStringToObject(fix, "action", "transpose");
+            cJSON_AddStringToObject(fix, "key", x->key);
+            cJSON *dims = cJSON_AddArrayToObject(fix, "dims");
+            cJSON_AddItemToArray(dims, cJSON_CreateNumber(-2));
+            cJSON_AddItemToArray(dims, cJSON_CreateNumber(-1));
+            ck_finding_add(c->f, CK_F_TRANSPOSED, CK_SEV_ERROR, x->key, x->layer, ev, fix,
+                           "square tensor stored in the wrong orientation: against the reference its cosine is %.4f as "
+                           "labelled and %.4f transposed",
+                           cl, cs);
+        } else {
+            c->square_state[i] = CK_SQUARE_TRANSPOSED; /* reported here */
+            ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_WARN, x->key, x->layer, ev, NULL,
+                           "the reference does not settle the orientation: cosine %.4f as labelled, %.4f transposed "
+                           "(is it the same model?)",
+                           cl, cs);
+        }
+    }
+    /* One line of good news per rule, so a clean result is visible and not silent. */
+    size_t verified = 0;
+    const ck_expected *first = NULL;
+    for (size_t i = 0; i < c->n_squares; i++)
+        if (c->square_state[i] == CK_SQUARE_VERIFIED) {
+            verified++;
+            if (!first) first = &c->x->items[c->squares[i]];
+        }
+    if (verified) {
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "reference", ref->path);
+        cJSON_AddNumberToObject(ev, "verified", (double)verified);
+        ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_INFO, first->key, first->layer, ev, NULL,
+                       "%zu square tensors verified against the reference: their orientation is as labelled", verified);
+    }
+out:
+    ck_teval_free(w.ea);
+    ck_teval_free(w.er);
+    free(w.a);
+    free(w.r);
+    ck_expectation_free(&xr);
+}

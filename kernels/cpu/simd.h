@@ -1,0 +1,37 @@
+/* Portable SIMD for the CPU kernels: GCC/Clang vector extensions (which the compiler lowers to
+ * SSE2, AVX2, NEON... or plain scalar code), and runtime dispatch for the loops that gain most
+ * from AVX2 (variable shifts, 256-bit converts). No intrinsics: every path builds and runs on
+ * every CPU, and each dispatched clone computes the same bits (no FMA: the clones only add
+ * "avx2", and kernels are compiled with -ffp-contract=off, see the Makefile). */
+#ifndef CK_CPU_SIMD_H
+#define CK_CPU_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+typedef uint8_t ck_v16u8 __attribute__((vector_size(16)));
+typedef uint16_t ck_v8u16 __attribute__((vector_size(16)));
+typedef uint32_t ck_v4u32 __attribute__((vector_size(16)));
+typedef uint64_t ck_v2u64 __attribute__((vector_size(16)));
+typedef int32_t ck_v4i32 __attribute__((vector_size(16)));
+typedef int64_t ck_v4i64 __attribute__((vector_size(32)));
+typedef float ck_v4f32 __attribute__((vector_size(16)));
+typedef double ck_v4f64 __attribute__((vector_size(32)));
+
+/* Two-input shuffles with constant indices. */
+#if defined(__clang__)
+#define CK_SHUF(vt, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define CK_SHUF(vt, a, b, ...) __builtin_shuffle(a, b, (vt){__VA_ARGS__})
+#endif
+
+/* Clones for AVX2 where the toolchain does ifunc (GCC on x86-64 Linux). Not under the
+ * sanitizers: their runtime is not up yet when ifunc resolvers run. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define CK_VEC_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CK_VEC_CLONES
+#endif
+
+#endif

@@ -1,0 +1,350 @@
+#include "kernels/tensor_eval.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels/hash.h"
+
+const char *const ck_group_fmt_names[] = {[CK_GROUP_RAW] = "raw", [CK_GROUP_MXFP4] = "mxfp4", [CK_GROUP_NVFP4] = "nvfp4",
+                                          [CK_GROUP_FP8] = "fp8"};
+
+struct ck_teval {
+    ck_checkpoint *ck;
+    ck_backend *be, *red;      /* `red` reduces (the CPU when `be` cannot) */
+    float *buf;                /* CK_EVAL_WINDOW decoded values */
+    uint8_t *bounce;           /* aligned copy of a window whose source is misaligned */
+    long page;
+};
+
+/* ---- grouping ------------------------------------------------------------------------------- */
+
+static const ck_entry *sibling(const ck_checkpoint *ck, const char *base, size_t base_len, const char *suffix)
+{
+    char name[1024];
+    if (base_len + strlen(suffix) >= sizeof name) return NULL;
+    memcpy(name, base, base_len);
+    strcpy(name + base_len, suffix);
+    const ck_entry *e = ck_checkpoint_find(ck, name);
+    return e && e->has_header ? e : NULL;
+}
+
+static uint64_t prod(const uint64_t *s, int n)
+{
+    uint64_t p = 1;
+    for (int i = 0; i < n; i++) p *= s[i];
+    return p;
+}
+
+static bool is_e8m0_like(ck_dtype d) { return d == CK_U8 || d == CK_F8_E8M0; }
+
+/* Decide what `e` heads: returns true and fills g for a quantized group whose shapes agree. */
+static bool find_quant_group(const ck_checkpoint *ck, const ck_entry *e, ck_tgroup *g)
+{
+    memset(g, 0, sizeof *g);
+    g->m[0] = e;
+    const char *n = e->name;
+    size_t len = e->name_len;
+    if (e->ndim >= 1 && e->ndim <= CK_MAX_DIMS - 1 && len > 7 && !strcmp(n + len - 7, "_blocks") && e->dtype == CK_U8) {
+        /* GPT-OSS: X_blocks [..., G, 16], X_scales [..., G] */
+        const ck_entry *s = sibling(ck, n, len - 7, "_scales");
+        if (!s || e->ndim < 2 || e->shape[e->ndim - 1] != 16 || s->ndim != e->ndim - 1 || !is_e8m0_like(s->dtype) ||
+            memcmp(s->shape, e->shape, (size_t)s->ndim * sizeof *s->shape))
+            return false;
+        g->fmt = CK_GROUP_MXFP4;
+        g->m[1] = s;
+        g->rows = prod(e->shape, e->ndim - 2);
+        g->cols = e->shape[e->ndim - 2] * 32;
+        g->ndim = e->ndim - 1;
+        memcpy(g->shape, e->shape, (size_t)g->ndim * sizeof *g->shape);
+        g->shape[g->ndim - 1] = g->cols;
+        return true;
+    }
+    if (e->ndim < 1) return false;
+    const ck_entry *inv = sibling(ck, n, len, "_scale_inv"), *sc = sibling(ck, n, len, "_scale"),
+                   *sc2 = sibling(ck, n, len, "_scale_2");
+    uint64_t last = e->shape[e->ndim - 1], rows = prod(e->shape, e->ndim - 1);
+    g->ndim = e->ndim;
+    memcpy(g->shape, e->shape, (size_t)e->ndim * sizeof *e->shape);
+    if (e->dtype == CK_U8 && sc && sc->ndim == e->ndim && prod(sc->shape, sc->ndim - 1) == rows) {
+        uint64_t cols = last * 2, sl = sc->shape[sc->ndim - 1];
+        if (sc->dtype == CK_F8_E4M3 && sc2 && sc2->numel == 1 && sc2->dtype == CK_F32 && sl == (cols + 15) / 16)
+            g->fmt = CK_GROUP_NVFP4, g->m[2] = sc2;
+        else if (is_e8m0_like(sc->dtype) && !sc2 && sl == (cols + 31) / 32)
+            g->fmt = CK_GROUP_MXFP4;
+        else return false;
+        g->m[1] = sc;
+        g->rows = rows;
+        g->cols = cols;
+        g->shape[g->ndim - 1] = cols;
+        return true;
+    }
+    const ck_entry *s = inv ? inv : sc;
+    if ((e->dtype == CK_F8_E4M3 || e->dtype == CK_F8_E5M2) && s && ck_dtype_is_float(s->dtype) && s->dtype != CK_F8_E8M0) {
+        g->rows = rows;
+        g->cols = last;
+        if (s->numel == 1) {
+            g->br = rows ? rows : 1;
+            g->bc = last ? last : 1;
+        } else if (s->ndim == 2 && s->shape[0] && s->shape[1] && rows && last) {
+            g->br = (rows + s->shape[0] - 1) / s->shape[0];
+            g->bc = (last + s->shape[1] - 1) / s->shape[1];
+            if ((rows + g->br - 1) / g->br != s->shape[0] || (last + g->bc - 1) / g->bc != s->shape[1]) return false;
+        } else {
+            return false;
+        }
+        g->fmt = CK_GROUP_FP8;
+        g->m[1] = s;
+        return true;
+    }
+    return false;
+}
+
+bool ck_tgroup_find(const ck_checkpoint *ck, const ck_entry *e, ck_tgroup *g)
+{
+    if (find_quant_group(ck, e, g)) return true;
+    memset(g, 0, sizeof *g);
+    g->m[0] = e;
+    g->ndim = e->ndim;
+    memcpy(g->shape, e->shape, (size_t)e->ndim * sizeof *e->shape);
+    g->cols = e->ndim ? e->shape[e->ndim - 1] : 1;
+    g->rows = e->ndim ? prod(e->shape, e->ndim - 1) : 1;
+    return false;
+}
+
+/* ---- data access -------------------------------------------------------------------------- */
+
+static const uint8_t *entry_data(ck_teval *c, const ck_entry *e, ck_error *err)
+{
+    ck_shard *sh = &c->ck->shards[e->shard];
+    if (!sh->ok) {
+        ck_error_set(err, CK_E_IO, sh->st.path, e->name, -1, "shard could not be read");
+        return NULL;
+    }
+    long i = ck_st_find(&sh->st, e->name);
+    if (i < 0) {
+        ck_error_set(err, CK_E_FORMAT, sh->st.path, e->name, -1, "tensor not found in its shard");
+        return NULL;
+    }
+    const uint8_t *p = ck_st_data(&sh->st, (size_t)i, err);
+    /* Streamed front to back: ask for read-ahead over this tensor (the mapping may have been
+     * marked random by a caller that samples). */
+    if (p && e->nbytes) {
+        uintptr_t a = (uintptr_t)p & ~(uintptr_t)(c->page - 1);
+        madvise((void *)a, (uintptr_t)p + e->nbytes - a, MADV_SEQUENTIAL);
+    }
+    return p;
+}
+
+/* Drop a window's pages from our mapping once read: the file stays cached by the kernel, but this
+ * process never holds more than a window of it. */
+static void release(ck_teval *c, const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(c->page - 1), b = (uintptr_t)p + len;
+    if (len) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* A window of raw elements, aligned for the element type (safetensors does not promise it). */
+static const void *aligned_window(ck_teval *c, const uint8_t *p, size_t bytes, size_t align)
+{
+    if (align <= 1 || (uintptr_t)p % align == 0) return p;
+    memcpy(c->bounce, p, bytes);
+    return c->bounce;
+}
+
+/* Scales as aligned F32 (they may be stored F32, BF16 or F16, at any offset). */
+static float *scales_f32(ck_teval *c, const ck_entry *s, const uint8_t *p, ck_error *err)
+{
+    float *out = malloc((s->numel ? s->numel : 1) * sizeof *out);
+    uint8_t *tmp = malloc(s->nbytes ? s->nbytes : 1);
+    if (!out || !tmp) {
+        free(out);
+        free(tmp);
+        ck_error_set(err, CK_E_NOMEM, NULL, s->name, -1, "out of memory for scales");
+        return NULL;
+    }
+    memcpy(tmp, p, s->nbytes);
+    if (c->red->ops->cast(c->red, s->dtype, tmp, CK_F32, out, s->numel, err)) {
+        free(out);
+        out = NULL;
+    }
+    free(tmp);
+    return out;
+}
+
+/* ---- one item ------------------------------------------------------------------------------- */
+
+typedef struct {
+    bool has_stats;
+    ck_stats st;
+    uint64_t hash;
+    const char *why_no_stats;
+} result;
+
+static int stats_raw(ck_teval *c, const ck_entry *e, const uint8_t *p, ck_tresult *r, ck_hash *h, ck_error *err)
+{
+    size_t eb = ck_dtype_info(e->dtype)->bits / 8;
+    r->has_stats = c->red->ops->supports(c->red, CK_OP_STATS, e->dtype);
+    if (!r->has_stats) {
+        r->why_no_stats = "no statistics for this dtype";
+        for (uint64_t off = 0; off < e->nbytes; off += CK_EVAL_WINDOW * 4) {
+            size_t k = (size_t)(e->nbytes - off < CK_EVAL_WINDOW * 4 ? e->nbytes - off : CK_EVAL_WINDOW * 4);
+            ck_hash_update(h, p + off, k);
+            release(c, p + off, k);
+        }
+        return 0;
+    }
+    ck_stats_init(&r->st);
+    for (int pass = 1; pass <= 2; pass++) {
+        if (pass == 2) ck_stats_begin_pass2(&r->st);
+        for (uint64_t i = 0; i < e->numel; i += CK_EVAL_WINDOW) {
+            uint64_t k = e->numel - i < CK_EVAL_WINDOW ? e->numel - i : CK_EVAL_WINDOW;
+            const uint8_t *w = p + i * eb;
+            if (pass == 1) ck_hash_update(h, w, (size_t)(k * eb));
+            if (c->red->ops->stats(c->red, e->dtype, aligned_window(c, w, (size_t)(k * eb), eb), k, &r->st, err)) return -1;
+            release(c, w, (size_t)(k * eb));
+        }
+    }
+    ck_stats_finish(&r->st);
+    return 0;
+}
+
+static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3], ck_tresult *r, ck_hash *h, ck_error *err)
+{
+    float *fsc = NULL, global = 0;
+    if (g->fmt == CK_GROUP_FP8 && !(fsc = scales_f32(c, g->m[1], p[1], err))) return -1;
+    if (g->fmt == CK_GROUP_NVFP4) memcpy(&global, p[2], sizeof global);
+    uint64_t wr = g->cols ? CK_EVAL_WINDOW / g->cols : 1;
+    if (wr == 0) wr = 1;
+    if (g->cols > CK_EVAL_WINDOW) { /* one row larger than a window: refuse rather than blow the bound */
+        free(fsc);
+        return ck_error_set(err, CK_E_UNSUPPORTED, NULL, g->m[0]->name, -1, "rows of %" PRIu64 " elements are too long",
+                            g->cols);
+    }
+    size_t code_row = g->fmt == CK_GROUP_FP8 ? (size_t)g->cols : (size_t)g->cols / 2;
+    size_t scale_row = g->fmt == CK_GROUP_MXFP4 ? (size_t)(g->cols + 31) / 32 : (size_t)(g->cols + 15) / 16;
+    ck_stats_init(&r->st);
+    r->has_stats = true;
+    int rc = 0;
+    for (int pass = 1; pass <= 2 && !rc; pass++) {
+        if (pass == 2) ck_stats_begin_pass2(&r->st);
+        for (uint64_t r0 = 0; r0 < g->rows && !rc; r0 += wr) {
+            uint64_t k = g->rows - r0 < wr ? g->rows - r0 : wr;
+            const uint8_t *q = p[0] + r0 * code_row;
+            if (pass == 1) ck_hash_update(h, q, k * code_row);
+            if (g->fmt == CK_GROUP_MXFP4)
+                rc = c->be->ops->dequant_mxfp4(c->be, q, p[1] + r0 * scale_row, c->buf, k, g->cols, err);
+            else if (g->fmt == CK_GROUP_NVFP4)
+                rc = c->be->ops->dequant_nvfp4(c->be, q, p[1] + r0 * scale_row, global, c->buf, k, g->cols, err);
+            else
+                rc = c->be->ops->dequant_fp8(c->be, g->m[0]->dtype, q, fsc, c->buf, r0, k, g->cols, g->br, g->bc, err);
+            if (!rc) rc = c->red->ops->stats(c->red, CK_F32, c->buf, k * g->cols, &r->st, err);
+            release(c, q, k * code_row);
+        }
+    }
+    if (!rc) {
+        ck_stats_finish(&r->st);
+        for (int i = 1; i < 3; i++)
+            if (g->m[i]) ck_hash_update(h, p[i], g->m[i]->nbytes);
+    }
+    free(fsc);
+    if (rc) ck_error_set(err, err->code, err->file[0] ? err->file : NULL, g->m[0]->name, -1, "%s", err->msg);
+    return rc;
+}
+
+
+/* ---- the public face ------------------------------------------------------------------------ */
+
+ck_teval *ck_teval_new(ck_checkpoint *ck, ck_backend *be, int threads, ck_error *err)
+{
+    ck_teval *t = calloc(1, sizeof *t);
+    if (!t) {
+        ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "out of memory");
+        return NULL;
+    }
+    t->ck = ck;
+    t->be = be;
+    t->page = sysconf(_SC_PAGESIZE);
+    t->red = be->ops->supports(be, CK_OP_STATS, CK_F32) ? be : ck_backend_cpu_create(threads, err);
+    t->buf = malloc(CK_EVAL_WINDOW * sizeof *t->buf);
+    t->bounce = malloc(CK_EVAL_WINDOW * 8);
+    if (!t->red || !t->buf || !t->bounce) {
+        if (t->red || !err->msg[0]) ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "out of memory");
+        ck_teval_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void ck_teval_free(ck_teval *t)
+{
+    if (!t) return;
+    if (t->red && t->red != t->be) ck_backend_destroy(t->red);
+    free(t->buf);
+    free(t->bounce);
+    free(t);
+}
+
+const ck_backend *ck_teval_reducer(const ck_teval *t) { return t->red; }
+
+static int member_data(ck_teval *t, const ck_tgroup *g, const uint8_t *p[3], ck_error *err)
+{
+    for (int k = 0; k < 3; k++) {
+        p[k] = NULL;
+        if (g->m[k] && g->m[k]->nbytes && !(p[k] = entry_data(t, g->m[k], err))) return -1;
+    }
+    return 0;
+}
+
+int ck_teval_stats(ck_teval *t, const ck_tgroup *g, ck_tresult *r, ck_error *err)
+{
+    memset(r, 0, sizeof *r);
+    const ck_entry *e = g->m[0];
+    const uint8_t *p[3];
+    ck_hash *h = ck_hash_new();
+    if (!h) return ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
+    int rc = member_data(t, g, p, err);
+    if (!rc && e->numel) {
+        rc = g->fmt == CK_GROUP_RAW ? stats_raw(t, e, p[0], r, h, err) : stats_group(t, g, p, r, h, err);
+    } else if (!rc) { /* empty tensor: nothing to read */
+        r->has_stats = t->red->ops->supports(t->red, CK_OP_STATS, e->dtype);
+        ck_stats_init(&r->st);
+        ck_stats_begin_pass2(&r->st);
+        ck_stats_finish(&r->st);
+    }
+    if (!rc) r->hash = ck_hash_digest(h);
+    ck_hash_free(h);
+    return rc;
+}
+
+int ck_teval_decode(ck_teval *t, const ck_tgroup *g, uint64_t r0, uint64_t k, float *dst, ck_error *err)
+{
+    const ck_entry *e = g->m[0];
+    if (r0 > g->rows || k > g->rows - r0 || (g->cols && k > CK_EVAL_WINDOW / g->cols))
+        return ck_error_set(err, CK_E_USAGE, NULL, e->name, -1, "rows %" PRIu64 "+%" PRIu64 " outside the tensor or window", r0, k);
+    const uint8_t *p[3];
+    if (member_data(t, g, p, err) < 0) return -1;
+    if (g->fmt == CK_GROUP_RAW) {
+        size_t eb = ck_dtype_info(e->dtype)->bits / 8;
+        if (eb == 0) return ck_error_set(err, CK_E_UNSUPPORTED, NULL, e->name, -1, "sub-byte %s cannot be read as rows", ck_dtype_name(e->dtype));
+        const uint8_t *w = p[0] + r0 * g->cols * eb;
+        size_t bytes = (size_t)(k * g->cols * eb);
+        return t->red->ops->cast(t->red, e->dtype, aligned_window(t, w, bytes, eb), CK_F32, dst, k * g->cols, err);
+    }
+    size_t code_row = g->fmt == CK_GROUP_FP8 ? (size_t)g->cols : (size_t)g->cols / 2;
+    size_t scale_row = g->fmt == CK_GROUP_MXFP4 ? (size_t)(g->cols + 31) / 32 : (size_t)(g->cols + 15) / 16;
+    const uint8_t *q = p[0] + r0 * code_row;
+    if (g->fmt == CK_GROUP_MXFP4) return t->be->ops->dequant_mxfp4(t->be, q, p[1] + r0 * scale_row, dst, k, g->cols, err);
+    if (g->fmt == CK_GROUP_NVFP4) {
+        float global;
+        memcpy(&global, p[2], sizeof global);
+        return t->be->ops->dequant_nvfp4(t->be, q, p[1] + r0 * scale_row, global, dst, k, g->cols, err);
+    }
+    float *fsc = scales_f32(t, g->m[1], p[1], err);
+    if (!fsc) return -1;
+    int rc = t->be->ops->dequant_fp8(t->be, e->dtype, q, fsc, dst, r0, k, g->cols, g->br, g->bc, err);
+    free(fsc);
+    return rc;
+}
