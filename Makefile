@@ -11,12 +11,15 @@ CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -MMD -MP
 WARN  := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS)
 LDLIBS += -lcjson -lxxhash -lpthread -lm
+# The browser (tui/, the only curses user): wide-character ncurses.
+NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+LDLIBS += $(NCURSES_LIBS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
 NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 MPICC := $(shell command -v mpicc 2>/dev/null)
 
-LIB_SRC  := $(sort $(wildcard inspect/*.c repair/*.c kernels/*.c kernels/cpu/*.c dist/*.c tests/gen/*.c))
+LIB_SRC  := $(sort $(wildcard inspect/*.c repair/*.c kernels/*.c kernels/cpu/*.c dist/*.c tests/gen/*.c tui/*.c))
 SPEC_JSON := $(sort $(wildcard inspect/specs/*.json))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/specs_data.o
 # CUDA back end (issue 3): built when nvcc is found, unless CUDA=0. kernels/cuda/*.cu go into the
@@ -102,10 +105,14 @@ asan:
 bench: all unit
 	CKDOC=$(abspath $(BIN)/ckdoc) TEST_BIN=$(abspath $(BUILD)) tests/bench/run.sh
 
+# The main job on the bundled demo checkpoint (written by ckdoc itself: a small qwen3_moe with two
+# real problems). check exits 1 because it finds them; that is the demo working.
 demo: all
 	rm -rf $(BUILD)/demo
-	$(BIN)/ckdoc demo $(BUILD)/demo/checkpoint demo
+	$(BIN)/ckdoc demo $(BUILD)/demo/checkpoint
 	$(BIN)/ckdoc ls $(BUILD)/demo/checkpoint
+	$(BIN)/ckdoc check $(BUILD)/demo/checkpoint --emit-plan $(BUILD)/demo/plan.json; test $$? -le 1
+	@echo "demo: the suggested fixes are in $(BUILD)/demo/plan.json"
 
 fuzz:
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
