@@ -367,6 +367,38 @@ static void report_missing(ck_check_ctx *c)
     }
 }
 
+/* Plain floating-point tensors whose dtype differs from config.json's torch_dtype: one info line
+ * per dtype (mixed precision is legitimate, e.g. F32 norms, but a reader should know). */
+static void check_torch_dtype(ck_check_ctx *c)
+{
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(c->config, "torch_dtype");
+    if (!cJSON_IsString(td)) td = cJSON_GetObjectItemCaseSensitive(c->config, "dtype");
+    if (!cJSON_IsString(td)) return;
+    int want = -1;
+    for (int d = 0; d < CK_DTYPE_COUNT; d++)
+        if (ck_dtype_table[d].torch_name[0] && !strcmp(ck_dtype_table[d].torch_name, td->valuestring)) want = d;
+    if (want < 0) return;
+    size_t count[CK_DTYPE_COUNT] = {0};
+    const char *example[CK_DTYPE_COUNT] = {0};
+    for (size_t i = 0; i < c->ck->n_entries; i++) {
+        const ck_entry *e = &c->ck->entries[i];
+        const ck_expected *x = c->match[i];
+        if (!x || !e->has_header || x->part != CK_PART_PLAIN || (x->flags & CK_EXP_HAS_DTYPE)) continue;
+        if (!ck_dtype_is_float(e->dtype) || (int)e->dtype == want) continue;
+        if (!count[e->dtype]++) example[e->dtype] = e->name;
+    }
+    for (int d = 0; d < CK_DTYPE_COUNT; d++) {
+        if (!count[d]) continue;
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "torch_dtype", td->valuestring);
+        cJSON_AddStringToObject(ev, "dtype", ck_dtype_name((ck_dtype)d));
+        cJSON_AddNumberToObject(ev, "tensors", (double)count[d]);
+        ck_finding_add(c->f, CK_F_DTYPE_MISMATCH, CK_SEV_INFO, example[d], -1, ev, NULL,
+                       "%zu tensors like this one are %s while config.json says torch_dtype %s", count[d],
+                       ck_dtype_name((ck_dtype)d), td->valuestring);
+    }
+}
+
 static void check_tied(ck_check_ctx *c)
 {
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(c->config, "tie_word_embeddings");
@@ -412,6 +444,7 @@ int ck_check_run(ck_checkpoint *ck, const ck_check_options *opt, ck_findings *ou
     if (c.have_spec) {
         check_tied(&c);
         match_keys(&c);
+        check_torch_dtype(&c);
         ck_check_reference(&c);
         report_squares(&c);
         ck_check_quant_config(&c);

@@ -164,17 +164,24 @@ void ck_check_quant_values(ck_check_ctx *c)
         }
         uint64_t bad = 0, first_bad = 0;
         double first_value = 0;
-        for (uint64_t k = 0; k < e->numel; k++) {
-            bool ok;
-            double v;
-            if (e->dtype == CK_F32) {
-                v = f32_at(d, k);
-                ok = isfinite(v) && v > 0;
-            } else {
-                v = d[k];
-                ok = e->dtype == CK_U8 ? e8m0_scale_ok(d[k]) : e4m3_scale_ok(d[k]);
+        if (e->dtype == CK_F32) {
+            /* Finite and positive <=> as a signed 32-bit integer the value is > 0 (sign bit clear,
+             * not zero) and its exponent is not all ones: a branch-free, vectorizable test. */
+            for (uint64_t k = 0; k < e->numel; k++) {
+                int32_t u;
+                memcpy(&u, d + 4 * k, 4);
+                bad += !(u > 0 && (u & 0x7f800000) != 0x7f800000);
             }
-            if (!ok && bad++ == 0) { first_bad = k; first_value = v; }
+            if (bad)
+                for (uint64_t k = 0; k < e->numel; k++) {
+                    float v = f32_at(d, k);
+                    if (!(isfinite(v) && v > 0)) { first_bad = k; first_value = v; break; }
+                }
+        } else {
+            for (uint64_t k = 0; k < e->numel; k++) {
+                bool ok = e->dtype == CK_U8 ? e8m0_scale_ok(d[k]) : e4m3_scale_ok(d[k]);
+                if (!ok && bad++ == 0) { first_bad = k; first_value = d[k]; }
+            }
         }
         free(d);
         if (!bad) continue;

@@ -148,6 +148,21 @@ rc=$?
 got=$(serious "$T/nan.json")
 check deep_finds_nan [ "$rc" -eq 1 ] && [ "$got" = "NONFINITE model.norm.weight" ]
 
+# ---- torch_dtype: tensors stored in another float type are named (info) ------------------------
+cp -r "$T/fx/llama" "$T/f32cfg"
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1])); c["torch_dtype"] = "float32"; json.dump(c, open(sys.argv[1], "w"), indent=2)' "$T/f32cfg/config.json"
+"$CKDOC" check "$T/f32cfg" --json > "$T/f32cfg.json"
+rc=$?
+python3 - "$T/f32cfg.json" <<'EOF' && [ $rc -eq 0 ] && pass torch_dtype_info || fail torch_dtype_info
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = [f for f in d["findings"] if f["code"] == "DTYPE_MISMATCH"]
+assert len(f) == 1 and f[0]["severity"] == "info" and f[0]["evidence"]["dtype"] == "BF16", f
+assert f[0]["evidence"]["tensors"] == d["tensors"], (f, d["tensors"])
+EOF
+
 # ---- --index-only over the real released index files ------------------------------------------
 for d in "$ROOT"/tests/real/*/; do
     [ -f "$d/model.safetensors.index.json" ] && [ -f "$d/config.json" ] || continue
