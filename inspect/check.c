@@ -53,6 +53,17 @@ int ck_entry_read(ck_checkpoint *ck, const ck_entry *e, uint64_t offset, void *b
     return 0;
 }
 
+cJSON *ck_fix_transpose(const char *key)
+{
+    cJSON *fix = cJSON_CreateObject();
+    cJSON_AddStringToObject(fix, "action", "transpose");
+    cJSON_AddStringToObject(fix, "key", key);
+    cJSON *dims = cJSON_AddArrayToObject(fix, "dims");
+    cJSON_AddItemToArray(dims, cJSON_CreateNumber(-2));
+    cJSON_AddItemToArray(dims, cJSON_CreateNumber(-1));
+    return fix;
+}
+
 static cJSON *evidence_shapes(const uint64_t *expected, int en, const uint64_t *actual, int an)
 {
     cJSON *ev = cJSON_CreateObject();
@@ -216,12 +227,7 @@ static void check_shape(ck_check_ctx *c, const ck_entry *e, const ck_expected *x
                        "quantization scale has shape %s, the format needs %s%s", got, want,
                        swapped ? " (the scale grid of a transposed weight)" : "");
     } else if (x->ndim_t && same_shape(e->shape, e->ndim, x->shape_t, x->ndim_t)) {
-        cJSON *fix = cJSON_CreateObject();
-        cJSON_AddStringToObject(fix, "action", "transpose");
-        cJSON_AddStringToObject(fix, "key", x->key);
-        cJSON *dims = cJSON_AddArrayToObject(fix, "dims");
-        cJSON_AddItemToArray(dims, cJSON_CreateNumber(-2));
-        cJSON_AddItemToArray(dims, cJSON_CreateNumber(-1));
+        cJSON *fix = ck_fix_transpose(x->key);
         ck_finding_add(c->f, CK_F_TRANSPOSED, CK_SEV_ERROR, x->key, x->layer, ev, fix,
                        "shape %s is the transpose of the expected %s (%s): stored in the wrong orientation", got, want,
                        x->flags & CK_EXP_IN_OUT ? "[in, out]" : "[out, in]");

@@ -31,6 +31,9 @@ enum { CK_SQUARE_UNRESOLVED, CK_SQUARE_VERIFIED, CK_SQUARE_TRANSPOSED, CK_SQUARE
 cJSON *ck_shape_json(const uint64_t *shape, int ndim);
 void ck_shape_text(char *buf, size_t size, const uint64_t *shape, int ndim);
 
+/* The plan action that swaps the last two dims of `key`. */
+cJSON *ck_fix_transpose(const char *key);
+
 /* Read `len` bytes at `offset` of an entry with pread: for samples and small tensors, where
  * faulting in mapped pages would read ahead far more than is needed. 0 or -1. */
 int ck_entry_read(ck_checkpoint *ck, const ck_entry *e, uint64_t offset, void *buf, size_t len);

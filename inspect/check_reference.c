@@ -169,12 +169,7 @@ void ck_check_reference(ck_check_ctx *c)
             cJSON_Delete(ev);
         } else if (cs > DECISIVE && cs - cl > MARGIN) {
             c->square_state[i] = CK_SQUARE_TRANSPOSED;
-            cJSON *fix = cJSON_CreateObject();
-            cJSON_AddStringToObject(fix, "action", "transpose");
-            cJSON_AddStringToObject(fix, "key", x->key);
-            cJSON *dims = cJSON_AddArrayToObject(fix, "dims");
-            cJSON_AddItemToArray(dims, cJSON_CreateNumber(-2));
-            cJSON_AddItemToArray(dims, cJSON_CreateNumber(-1));
+            cJSON *fix = ck_fix_transpose(x->key);
             ck_finding_add(c->f, CK_F_TRANSPOSED, CK_SEV_ERROR, x->key, x->layer, ev, fix,
                            "square tensor stored in the wrong orientation: against the reference its cosine is %.4f as "
                            "labelled and %.4f transposed",

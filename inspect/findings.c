@@ -84,7 +84,7 @@ static int cmp_finding(const void *pa, const void *pb)
 
 void ck_findings_sort(ck_findings *f)
 {
-    qsort(f->items, f->n, sizeof *f->items, cmp_finding);
+    if (f->n > 1) qsort(f->items, f->n, sizeof *f->items, cmp_finding);
 }
 
 void ck_findings_free(ck_findings *f)

@@ -597,7 +597,7 @@ int ck_spec_expand(const ck_spec *spec, const cJSON *config, const cJSON *hf_qua
             }
         }
     }
-    qsort(b.items, b.n, sizeof *b.items, cmp_expected);
+    if (b.n > 1) qsort(b.items, b.n, sizeof *b.items, cmp_expected);
     out->items = b.items;
     out->n_items = b.n;
     return 0;

@@ -1,7 +1,12 @@
 /* Casts between F32, F16, BF16, F8_E4M3 and F8_E5M2: decode to f32, encode to the target, through
  * the per-dtype table (ck_cpu_dtypes). Going through f32 never double-rounds: every source value
  * is exact in f32, so the one rounding is the encoder's. Pieces of BLOCK elements keep the f32
- * staging buffer in L1; tasks of TASK elements spread the work over the pool. */
+ * staging buffer in L1; tasks of TASK elements spread the work over the pool.
+ *
+ * 16-bit to 8-bit casts (BF16/F16 -> F8_E4M3/F8_E5M2) go through a 64 Ki-entry table instead,
+ * made once by running that same decode and encode over every 16-bit code, so it agrees with
+ * them by construction. */
+#include <pthread.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
@@ -16,13 +21,46 @@ typedef struct {
     size_t sbytes, dbytes;
     const ck_cpu_dtype *from, *to;
     bool from_f32, to_f32;
+    const uint8_t *lut16;        /* 16-bit -> 8-bit: the table, else NULL */
 } cast_job;
+
+/* ---- 16-bit -> 8-bit tables ---- */
+
+enum { L_BF16_E4M3, L_BF16_E5M2, L_F16_E4M3, L_F16_E5M2, L_COUNT };
+static uint8_t lut16[L_COUNT][65536];
+static pthread_once_t lut16_once = PTHREAD_ONCE_INIT;
+
+static int lut16_index(ck_dtype from, ck_dtype to)
+{
+    if (from != CK_BF16 && from != CK_F16) return -1;
+    if (to != CK_F8_E4M3 && to != CK_F8_E5M2) return -1;
+    return (from == CK_F16) * 2 + (to == CK_F8_E5M2);
+}
+
+static void lut16_build(void)
+{
+    static const ck_dtype froms[2] = {CK_BF16, CK_F16}, tos[2] = {CK_F8_E4M3, CK_F8_E5M2};
+    uint16_t codes[1024];
+    float tmp[1024];
+    for (int f = 0; f < 2; f++)
+        for (int t = 0; t < 2; t++)
+            for (uint32_t c0 = 0; c0 < 65536; c0 += 1024) {
+                for (uint32_t k = 0; k < 1024; k++) codes[k] = (uint16_t)(c0 + k);
+                ck_cpu_dtypes[froms[f]].to_f32(codes, tmp, 1024);
+                ck_cpu_dtypes[tos[t]].from_f32(tmp, lut16[f * 2 + t] + c0, 1024);
+            }
+}
 
 static void cast_task(void *ctx, size_t task)
 {
     const cast_job *j = ctx;
     uint64_t i0 = (uint64_t)task * TASK, i1 = i0 + TASK < j->n ? i0 + TASK : j->n;
     float tmp[BLOCK];
+    if (j->lut16) {
+        const uint16_t *s = (const uint16_t *)(const void *)j->src;
+        for (uint64_t i = i0; i < i1; i++) j->dst[i] = j->lut16[s[i]];
+        return;
+    }
     for (uint64_t i = i0; i < i1; i += BLOCK) {
         size_t k = (size_t)(i1 - i < BLOCK ? i1 - i : BLOCK);
         const void *s = j->src + i * j->sbytes;
@@ -52,7 +90,12 @@ int ck_cpu_cast(ck_backend *be, ck_dtype from, const void *src, ck_dtype to, voi
         memcpy(dst, src, (size_t)n * sb);
         return 0;
     }
-    cast_job j = {src, dst, n, sb, db, &ck_cpu_dtypes[from], &ck_cpu_dtypes[to], from == CK_F32, to == CK_F32};
+    cast_job j = {src, dst, n, sb, db, &ck_cpu_dtypes[from], &ck_cpu_dtypes[to], from == CK_F32, to == CK_F32, NULL};
+    int li = lut16_index(from, to);
+    if (li >= 0 && n >= 65536) { /* worth building the tables (once per process) */
+        pthread_once(&lut16_once, lut16_build);
+        j.lut16 = lut16[li];
+    }
     ck_pool_run(ck_cpu_pool(be), (size_t)((n + TASK - 1) / TASK), cast_task, &j);
     return 0;
 }

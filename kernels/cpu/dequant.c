@@ -62,7 +62,11 @@ static void fp8_task(void *ctx, size_t task)
         const uint8_t *q = j->codes + r * j->cols;
         const float *sc = j->fscales + (j->row0 + r) / j->br * j->nbc;
         float *d = j->dst + r * j->cols;
-        for (uint64_t c = 0; c < j->cols; c++) d[c] = j->lut[q[c]] * sc[c / j->bc];
+        for (uint64_t c0 = 0, b = 0; c0 < j->cols; c0 += j->bc, b++) { /* one scale per column block */
+            uint64_t c1 = c0 + j->bc < j->cols ? c0 + j->bc : j->cols;
+            float s = sc[b];
+            for (uint64_t c = c0; c < c1; c++) d[c] = j->lut[q[c]] * s;
+        }
     }
 }
 
