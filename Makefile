@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test unit asan bench demo fuzz deps venv clean backends
+.PHONY: all test unit asan bench demo fuzz deps venv clean backends screenshots
 all: $(BIN)/ckdoc backends
 
 backends:
@@ -113,6 +113,11 @@ demo: all
 	$(BIN)/ckdoc ls $(BUILD)/demo/checkpoint
 	$(BIN)/ckdoc check $(BUILD)/demo/checkpoint --emit-plan $(BUILD)/demo/plan.json; test $$? -le 1
 	@echo "demo: the suggested fixes are in $(BUILD)/demo/plan.json"
+
+# PNGs of the browser on the demo checkpoint, for the README (tmux + aha + headless chromium,
+# installed by the script itself when missing).
+screenshots: $(BIN)/ckdoc
+	sh tui/screenshots.sh $(BIN)/ckdoc screenshots
 
 fuzz:
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)

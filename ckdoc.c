@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ckdoc.h"
+#include "tui/app.h"
 
 typedef struct {
     const char *name;
@@ -46,11 +47,13 @@ int main(int argc, char **argv)
         }
         return commands[i].run(argc - 1, argv + 1);
     }
+    static const char *const browse_opts[] = {"--read-only", "--no-color", "--no-mouse", "--ascii", "--plan", "--keys"};
+    for (size_t i = 0; i < sizeof browse_opts / sizeof *browse_opts; i++)
+        if (!strcmp(argv[1], browse_opts[i])) return ck_cmd_browse(argc - 1, argv + 1);
     if (argv[1][0] == '-') {
         fprintf(stderr, "ckdoc: unknown option '%s'\n", argv[1]);
         usage(stderr);
         return CK_EXIT_INPUT;
     }
-    fprintf(stderr, "ckdoc: the browser is not built yet (tracked in issue 5); try 'ckdoc ls %s'\n", argv[1]);
-    return CK_EXIT_INPUT;
+    return ck_cmd_browse(argc - 1, argv + 1);
 }

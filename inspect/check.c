@@ -264,14 +264,16 @@ static void report_squares(ck_check_ctx *c)
         cJSON_AddNumberToObject(ev, "tensors", (double)sq[g].count);
         cJSON_AddItemToObject(ev, "shape", ck_shape_json(sq[g].shape, sq[g].ndim));
         cJSON_AddStringToObject(ev, "convention", sq[g].warn ? "[in, out] (HF BF16 form)" : "[out, in]");
-        cJSON_AddStringToObject(ev, "evidence_strength", c->opt->reference ? "inconclusive: see the reference findings"
-                                                                              : "none: no reference given");
+        char verdict[300] = "none: no reference given, and no other evidence in the weights";
+        cJSON *weights = sq[g].warn && !c->opt->reference ? ck_square_weight_evidence(c, sq[g].rule, verdict, sizeof verdict) : NULL;
+        if (weights) cJSON_AddItemToObject(ev, "weights", weights);
+        cJSON_AddStringToObject(ev, "evidence_strength", c->opt->reference ? "inconclusive: see the reference findings" : verdict);
         if (sq[g].warn)
             ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_WARN, sq[g].first_key, sq[g].first_layer, ev, NULL,
                            "%zu tensors like this one are square %s: the shape cannot tell their orientation, and formats disagree "
-                           "(%s stores [in, out]; MXFP4 dequantized and Megatron are [out, in]); compare with a reference: "
-                           "ckdoc check --reference PATH",
-                           sq[g].count, shape, c->x->family);
+                           "(%s stores [in, out]; MXFP4 dequantized and Megatron are [out, in]); evidence from the weights: %s; "
+                           "settle it with ckdoc check --reference PATH",
+                           sq[g].count, shape, c->x->family, verdict);
         else
             ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_INFO, sq[g].first_key, sq[g].first_layer, ev, NULL,
                            "%zu tensors like this one are square %s: the shape cannot tell their orientation (every format "

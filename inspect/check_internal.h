@@ -46,6 +46,9 @@ void ck_check_experts(ck_check_ctx *c);      /* MISSING_EXPERTS (EP pattern), DU
 void ck_check_quant_values(ck_check_ctx *c); /* QUANT_SCALE_INVALID on the scale values */
 void ck_check_reference(ck_check_ctx *c);    /* --reference: settle square orientations numerically */
 void ck_check_deep(ck_check_ctx *c);         /* --deep: NONFINITE, ALL_ZERO, per-tensor numbers */
+/* Without a reference: what the weights themselves say about a square rule's orientation (NULL if
+ * nothing can be said); `verdict` gets one line with its strength. */
+cJSON *ck_square_weight_evidence(ck_check_ctx *c, int rule, char *verdict, size_t verdict_len);
 void ck_check_quant_config(ck_check_ctx *c); /* QUANT_CONFIG_MISMATCH: excluded but quantized, excludes naming nothing */
 /* A weight the config says is quantized is stored in full precision: QUANT_CONFIG_MISMATCH. */
 bool ck_check_unquantized_weight(ck_check_ctx *c, const ck_entry *e, const ck_expected *x);

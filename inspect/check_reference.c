@@ -204,3 +204,141 @@ out:
     free(w.r);
     ck_expectation_free(&xr);
 }
+
+/* ---- evidence from the weights alone -------------------------------------------------------- */
+
+/* In a SwiGLU MLP, unit j's up-projection weights can be scaled by c and its down-projection
+ * weights by 1/c without changing the function; weight decay then balances the two norms, so in
+ * trained weights the norm of unit j's up weights tracks the norm of unit j's down weights. Under
+ * the labelled orientation unit j is one row of down_proj ([in, out]), under the other one column:
+ * the correlation of per-unit norms shows which. Random (untrained) weights show neither, and the
+ * finding says so. */
+
+static double pearson(const double *a, const double *b, uint64_t n)
+{
+    double ma = 0, mb = 0;
+    for (uint64_t i = 0; i < n; i++) ma += a[i], mb += b[i];
+    ma /= (double)n, mb /= (double)n;
+    double sab = 0, saa = 0, sbb = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        sab += (a[i] - ma) * (b[i] - mb);
+        saa += (a[i] - ma) * (a[i] - ma);
+        sbb += (b[i] - mb) * (b[i] - mb);
+    }
+    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 0;
+}
+
+/* Sum of squares of each column of rows [r0, r0 + rows) of a group (streamed in windows). */
+static int column_squares(ck_teval *ev, const ck_tgroup *g, uint64_t r0, uint64_t rows, float *buf, double *cols_out,
+                          double *rows_out, ck_error *err)
+{
+    uint64_t step = CK_EVAL_WINDOW / g->cols;
+    if (step == 0) return ck_error_set(err, CK_E_UNSUPPORTED, NULL, g->m[0]->name, -1, "rows too long");
+    memset(cols_out, 0, g->cols * sizeof *cols_out);
+    for (uint64_t r = 0; r < rows; r += step) {
+        uint64_t k = rows - r < step ? rows - r : step;
+        if (ck_teval_decode(ev, g, r0 + r, k, buf, err) < 0) return -1;
+        for (uint64_t i = 0; i < k; i++) {
+            double row = 0;
+            for (uint64_t j = 0; j < g->cols; j++) {
+                double v = buf[i * g->cols + j];
+                cols_out[j] += v * v;
+                row += v * v;
+            }
+            if (rows_out) rows_out[r + i] = sqrt(row);
+        }
+    }
+    for (uint64_t j = 0; j < g->cols; j++) cols_out[j] = sqrt(cols_out[j]);
+    return 0;
+}
+
+/* Correlations for one square fused tensor, averaged over up to `max_experts` experts. */
+static int unit_norms(ck_check_ctx *c, ck_teval *ev, float *buf, const ck_expected *x, int max_experts, double *labelled,
+                      double *swapped)
+{
+    char pkey[600];
+    int split;
+    if (!(x->flags & CK_EXP_IN_OUT) || ck_spec_units_partner(c->x, x, pkey, sizeof pkey, &split) < 0) return -1;
+    const ck_entry *de = &c->ck->entries[c->present[x - c->x->items]], *pe = ck_checkpoint_find(c->ck, pkey);
+    if (!pe || !pe->has_header) return -1;
+    ck_tgroup gd, gp;
+    if (ck_tgroup_find(c->ck, de, &gd) || ck_tgroup_find(c->ck, pe, &gp)) return -1; /* plain tensors only */
+    uint64_t n = x->shape[x->ndim - 1], experts = gd.rows / n;
+    if (!experts || gp.cols != 2 * n || gp.rows % experts) return -1;
+    uint64_t H = gp.rows / experts;
+    double *pcols = malloc(gp.cols * sizeof *pcols), *dcols = malloc(n * sizeof *dcols), *drows = malloc(n * sizeof *drows),
+           *up = malloc(n * sizeof *up);
+    int rc = -1, used = 0;
+    double sum_l = 0, sum_s = 0;
+    ck_error err;
+    if (!pcols || !dcols || !drows || !up) goto out;
+    for (int k = 0; k < max_experts && (uint64_t)k < experts; k++) {
+        uint64_t e = max_experts == 1 ? 0 : (uint64_t)k * (experts - 1) / (uint64_t)(max_experts - 1);
+        if (column_squares(ev, &gp, e * H, H, buf, pcols, NULL, &err) < 0) goto out;
+        if (column_squares(ev, &gd, e * n, n, buf, dcols, drows, &err) < 0) goto out;
+        for (uint64_t j = 0; j < n; j++) up[j] = split == CK_UNITS_INTERLEAVED ? pcols[2 * j + 1] : pcols[n + j];
+        /* Labelled [in, out]: unit j is row j. */
+        sum_l += pearson(up, drows, n);
+        sum_s += pearson(up, dcols, n);
+        used++;
+    }
+    if (used) {
+        *labelled = sum_l / used;
+        *swapped = sum_s / used;
+        rc = 0;
+    }
+out:
+    free(pcols), free(dcols), free(drows), free(up);
+    return rc;
+}
+
+cJSON *ck_square_weight_evidence(ck_check_ctx *c, int rule, char *verdict, size_t verdict_len)
+{
+    if (!c->opt->backend) return NULL;
+    size_t members = 0;
+    for (size_t i = 0; i < c->n_squares; i++)
+        if (c->x->items[c->squares[i]].rule == rule) members++;
+    if (!members) return NULL;
+    ck_error err;
+    ck_teval *ev = ck_teval_new(c->ck, c->opt->backend, c->opt->threads, &err);
+    float *buf = malloc(CK_EVAL_WINDOW * sizeof *buf);
+    cJSON *per = cJSON_CreateArray();
+    double sum_l = 0, sum_s = 0;
+    int used = 0;
+    /* Default: three tensors (first, middle, last), one expert each; --deep: all, two experts each. */
+    size_t seen = 0;
+    for (size_t i = 0; ev && buf && i < c->n_squares; i++) {
+        const ck_expected *x = &c->x->items[c->squares[i]];
+        if (x->rule != rule) continue;
+        size_t idx = seen++;
+        if (!c->opt->deep && !(idx == 0 || idx == members / 2 || idx == members - 1)) continue;
+        double l, s;
+        if (unit_norms(c, ev, buf, x, c->opt->deep ? 2 : 1, &l, &s) < 0) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "key", x->key);
+        cJSON_AddNumberToObject(o, "as_labelled", round(l * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "transposed", round(s * 1e4) / 1e4);
+        cJSON_AddItemToArray(per, o);
+        sum_l += l, sum_s += s, used++;
+    }
+    ck_teval_free(ev);
+    free(buf);
+    if (!used) {
+        cJSON_Delete(per);
+        return NULL;
+    }
+    double l = sum_l / used, s = sum_s / used;
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "method", "correlation of per-unit up-projection norms with down_proj rows (as labelled) "
+                                          "or columns (transposed)");
+    cJSON_AddNumberToObject(out, "as_labelled", round(l * 1e4) / 1e4);
+    cJSON_AddNumberToObject(out, "transposed", round(s * 1e4) / 1e4);
+    cJSON_AddItemToObject(out, "tensors", per);
+    if (l > 0.5 && l - s > 0.3)
+        snprintf(verdict, verdict_len, "moderate: the weights favour the labelled orientation (unit-norm correlation %.2f vs %.2f)", l, s);
+    else if (s > 0.5 && s - l > 0.3)
+        snprintf(verdict, verdict_len, "moderate: the weights favour the TRANSPOSED orientation (unit-norm correlation %.2f as labelled vs %.2f transposed)", l, s);
+    else
+        snprintf(verdict, verdict_len, "inconclusive: unit-norm correlation %.2f as labelled vs %.2f transposed (untrained or unusual weights)", l, s);
+    return out;
+}

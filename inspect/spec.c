@@ -29,6 +29,8 @@ typedef struct {
     ck_dtype dtype;
     bool in_out, linear, mxfp4, square_warn;
     const char *role;
+    const char *units_key;  /* "units_from": the tensor whose output units feed this one's input */
+    int units_split;        /* CK_UNITS_* */
 } rule;
 
 struct ck_spec {
@@ -84,6 +86,15 @@ static int load_rule(const char *file, const cJSON *r, rule *out, ck_error *err)
     out->square_warn = square && !strcmp(square, "warn");
     out->role = opt_string(r, "role");
     if (!out->role) out->role = "";
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(r, "units_from");
+    if (units) {
+        out->units_key = opt_string(units, "key");
+        const char *split = opt_string(units, "split");
+        if (!out->units_key || !split || (strcmp(split, "interleaved") && strcmp(split, "concatenated")))
+            return ck_error_set(err, CK_E_FORMAT, file, out->key, -1,
+                                "units_from needs a key and a split (\"interleaved\" or \"concatenated\")");
+        out->units_split = !strcmp(split, "interleaved") ? CK_UNITS_INTERLEAVED : CK_UNITS_CONCATENATED;
+    }
     return 0;
 }
 
@@ -570,6 +581,7 @@ int ck_spec_expand(const ck_spec *spec, const cJSON *config, const cJSON *hf_qua
     memset(out, 0, sizeof *out);
     out->spec = spec;
     out->family = spec->family;
+    out->config = config;
     eval_ctx c = {spec, config, spec->config_root ? cJSON_GetObjectItemCaseSensitive(config, spec->config_root) : NULL,
                   -1, {lookup, NULL, 0}};
     c.env.ctx = &c;
@@ -632,4 +644,18 @@ bool ck_expectation_other_component(const ck_expectation *x, const char *key)
     for (const cJSON *p = prefixes->child; p; p = p->next)
         if (cJSON_IsString(p) && !strncmp(key, p->valuestring, strlen(p->valuestring))) return true;
     return false;
+}
+
+int ck_spec_units_partner(const ck_expectation *x, const ck_expected *it, char *key, size_t size, int *split)
+{
+    const rule *r = &x->spec->rules[it->rule];
+    if (!r->units_key) return -1;
+    eval_ctx c = {x->spec, x->config,
+                  x->spec->config_root ? cJSON_GetObjectItemCaseSensitive(x->config, x->spec->config_root) : NULL,
+                  it->layer, {lookup, NULL, 0}};
+    c.env.ctx = &c;
+    ck_error err;
+    if (render_key(&c, key, size, r->units_key, it->layer, it->expert, &err) < 0) return -1;
+    *split = r->units_split;
+    return 0;
 }

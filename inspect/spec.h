@@ -57,6 +57,8 @@ typedef struct {
 
 typedef struct ck_spec ck_spec;
 
+enum { CK_UNITS_INTERLEAVED, CK_UNITS_CONCATENATED }; /* how gate and up units share an output dim */
+
 typedef struct {
     const ck_spec *spec;
     const char *family;
@@ -65,6 +67,7 @@ typedef struct {
     int64_t layers, experts;          /* experts 0 for dense families */
     ck_quant_format quant;
     char quant_name[64];              /* as the config says it ("mxfp4", "NVFP4", ...) */
+    const struct cJSON *config;       /* borrowed: the config expanded against */
     void *arena;
 } ck_expectation;
 
@@ -90,6 +93,10 @@ const ck_expected *ck_expectation_find(const ck_expectation *x, const char *key,
 /* Does `key` belong to a component the family spec does not describe (the vision tower of a
  * multimodal checkpoint: spec field "other_components", a list of key prefixes)? */
 bool ck_expectation_other_component(const ck_expectation *x, const char *key);
+
+/* For a square tensor whose rule names "units_from" (docs/specs.md): the key of the fused gate/up
+ * tensor whose output units feed its input, and how gate and up share that dim. 0, or -1 if none. */
+int ck_spec_units_partner(const ck_expectation *x, const ck_expected *it, char *key, size_t size, int *split);
 
 /* Is module `module` (a key without its parameter suffix) excluded from quantization by the
  * config's patterns? Exposed for tests. */

@@ -11,7 +11,7 @@
 #include "tui/model.h"
 #include "tui/text.h"
 
-/* Generated at build time from inspect/specs/*.json (inspect/specs/embed.sh). */
+/* Generated at build time from the JSON files in inspect/specs (inspect/specs/embed.sh). */
 typedef struct {
     const char *file;
     const char *text;
@@ -123,17 +123,17 @@ static size_t finding_lines(const ck_model *m, int fi, ck_line *out, size_t max,
     LINE(CK_S_LABEL, verbose ? "finding" : "verdict", ck_style_of_severity((int)f->severity), "%s (%s)",
          ck_code_names[f->code], ck_severity_name(f->severity));
     char msg[CK_CELL_MAX];
-    ck_escape(msg, sizeof msg, f->message, strlen(f->message));
+    ck_esc_ctl(msg, sizeof msg, f->message);
     LINE(CK_S_LABEL, "", CK_S_NORMAL, "%s", msg);
     if (f->evidence && f->evidence->child) {
         char *ev = cJSON_PrintUnformatted(f->evidence);
-        if (ev) ck_escape(msg, sizeof msg, ev, strlen(ev));
+        if (ev) ck_esc_ctl(msg, sizeof msg, ev);
         free(ev);
         LINE(CK_S_LABEL, "evidence", CK_S_DIM, "%s", msg);
     }
     if (f->fix) {
         char *fx = cJSON_PrintUnformatted(f->fix);
-        if (fx) ck_escape(msg, sizeof msg, fx, strlen(fx));
+        if (fx) ck_esc_ctl(msg, sizeof msg, fx);
         free(fx);
         LINE(CK_S_LABEL, "fix", CK_S_OK, "%s%s", msg, m->read_only ? "" : "  (a: stage it)");
     }
@@ -149,7 +149,7 @@ static size_t tensor_lines(ck_model *m, int node, ck_line *out, size_t max)
     if (nd->kind != CK_NODE_TENSOR) {
         LINE(CK_S_LABEL, "group", CK_S_GROUP, "%s", nd->label);
         ck_human_size(shape, sizeof shape, nd->bytes);
-        LINE(CK_S_LABEL, "holds", CK_S_NORMAL, "%llu tensors, %s", (unsigned long long)nd->tensors, shape);
+        LINE(CK_S_LABEL, "holds", CK_S_NORMAL, "%llu tensor%s, %s", (unsigned long long)nd->tensors, nd->tensors == 1 ? "" : "s", shape);
         if (nd->kind == CK_NODE_EXPERTS)
             LINE(CK_S_LABEL, "experts", nd->experts_present < nd->experts_expected ? CK_S_ERROR : CK_S_OK,
                  "%lld of %lld present", (long long)nd->experts_present, (long long)nd->experts_expected);
@@ -232,7 +232,7 @@ size_t ck_model_detail(ck_model *m, ck_line *out, size_t max)
         }
         char *js = cJSON_PrintUnformatted(m->plan.items[i]);
         char buf[CK_CELL_MAX] = "?";
-        if (js) ck_escape(buf, sizeof buf, js, strlen(js));
+        if (js) ck_esc_ctl(buf, sizeof buf, js);
         free(js);
         LINE(CK_S_LABEL, "action", CK_S_NORMAL, "%s", buf);
         LINE(CK_S_LABEL, "", CK_S_DIM, "d: remove  J/K: move  w: save as ckdoc.plan/1");

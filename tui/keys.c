@@ -40,8 +40,8 @@ const ck_binding ck_bindings[] = {
     {CK_KEY_CTRL_L, G, CK_A_REDRAW, 0, "redraw the screen"},
     {'q', G, CK_A_QUIT, 0, "quit (asks when the plan is not saved)"},
 
-    {CK_KEY_ENTER, T, CK_A_ENTER, 0, "expand or collapse a group (on a tensor: statistics)"},
-    {' ', T, CK_A_TOGGLE, 0, NULL},
+    {CK_KEY_ENTER, T, CK_A_ENTER, 0, "open: expand or collapse a group; on a tensor, its statistics"},
+    {' ', T, CK_A_TOGGLE, 0, "expand or collapse a group"},
     {'l', T, CK_A_EXPAND, 0, "expand a group"},
     {CK_KEY_RIGHT, T, CK_A_EXPAND, 0, NULL},
     {'h', T, CK_A_COLLAPSE, 0, "collapse, or go to the parent group"},
@@ -135,4 +135,31 @@ size_t ck_help_lines(ck_line *out, size_t max, bool read_only)
         }
     }
     return n;
+}
+
+size_t ck_keys_markdown(char *buf, size_t size)
+{
+    size_t o = 0;
+#define OUT(...) o += (size_t)snprintf(o < size ? buf + o : NULL, o < size ? size - o : 0, __VA_ARGS__)
+    OUT("| Pane | Keys | Action |\n|---|---|---|\n");
+    for (int ctx = 0; ctx < CK_CTX_COUNT; ctx++)
+        for (size_t i = 0; i < ck_n_bindings; i++) {
+            const ck_binding *b = &ck_bindings[i];
+            if ((int)b->ctx != ctx) continue;
+            bool seen = false;
+            for (size_t k = 0; k < i && !seen; k++) seen = ck_bindings[k].ctx == b->ctx && ck_bindings[k].action == b->action;
+            if (seen) continue;
+            OUT("| %s | ", ck_context_name(b->ctx));
+            const char *sep = "";
+            for (size_t k = i; k < ck_n_bindings; k++) {
+                if (ck_bindings[k].ctx != b->ctx || ck_bindings[k].action != b->action) continue;
+                char name[32];
+                ck_key_name(ck_bindings[k].key, name, sizeof name);
+                OUT("%s`%s`", sep, !strcmp(name, "|") ? "\\|" : name);
+                sep = ", ";
+            }
+            OUT(" | %s%s |\n", b->help ? b->help : "", b->flags & CK_KF_WRITES ? " (not with `--read-only`)" : "");
+        }
+#undef OUT
+    return o;
 }

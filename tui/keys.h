@@ -61,4 +61,8 @@ const char *ck_context_name(ck_context c);
  * number of lines written (at most max). */
 size_t ck_help_lines(ck_line *out, size_t max, bool read_only);
 
+/* The key table as Markdown (docs/tui.md and the README carry this output; a test compares them).
+ * Returns the length it needed (as snprintf). */
+size_t ck_keys_markdown(char *buf, size_t size);
+
 #endif

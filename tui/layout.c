@@ -8,7 +8,7 @@ static ck_rect rect(int y, int x, int h, int w)
     return (ck_rect){y, x, h, w, h > 1 && w > 0};
 }
 
-void ck_layout_compute(ck_layout *L, int rows, int cols, ck_pane focus)
+void ck_layout_compute(ck_frame *L, int rows, int cols, ck_pane focus)
 {
     memset(L, 0, sizeof *L);
     if (rows < CK_MIN_ROWS || cols < CK_MIN_COLS) {
@@ -20,7 +20,7 @@ void ck_layout_compute(ck_layout *L, int rows, int cols, ck_pane focus)
     int body = rows - 2, top = body * 55 / 100, bottom = body - top;
     L->wide = cols >= 120;
     if (L->wide) {
-        int left = cols * 62 / 100;
+        int left = cols * 66 / 100;
         L->pane[CK_PANE_TREE] = rect(1, 0, top, left);
         L->detail = rect(1, left, top, cols - left);
         L->pane[CK_PANE_FINDINGS] = rect(1 + top, 0, bottom, left);
@@ -33,7 +33,7 @@ void ck_layout_compute(ck_layout *L, int rows, int cols, ck_pane focus)
     }
 }
 
-int ck_layout_hit(const ck_layout *L, int y, int x, int *row)
+int ck_layout_hit(const ck_frame *L, int y, int x, int *row)
 {
     for (int p = 0; p < CK_PANE_COUNT; p++) {
         const ck_rect *r = &L->pane[p];

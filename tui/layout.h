@@ -25,10 +25,10 @@ typedef struct {
 typedef struct {
     bool too_small, wide;
     ck_rect header, footer, detail, pane[CK_PANE_COUNT];
-} ck_layout;
+} ck_frame;
 
-void ck_layout_compute(ck_layout *L, int rows, int cols, ck_pane focus);
+void ck_layout_compute(ck_frame *L, int rows, int cols, ck_pane focus);
 /* The pane whose content area holds screen cell (y, x), and the row in it; -1 if none. */
-int ck_layout_hit(const ck_layout *L, int y, int x, int *row);
+int ck_layout_hit(const ck_frame *L, int y, int x, int *row);
 
 #endif

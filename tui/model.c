@@ -348,7 +348,9 @@ void ck_model_header(const ck_model *m, ck_line *out)
     *out = (ck_line){0};
     ck_escape(path, sizeof path, m->path, strlen(m->path));
     ck_commas(n1, sizeof n1, m->ck->n_entries);
-    ck_line_add(out, CK_S_HEADER, " ckdoc  %s", path);
+    /* a long path gives way to the summary: keep its end, where the checkpoint's name is */
+    size_t plen = strlen(path);
+    ck_line_add(out, CK_S_HEADER, " ckdoc  %s%s", plen > 40 ? "..." : "", plen > 40 ? path + plen - 37 : path);
     if (m->x && m->x->family)
         ck_line_add(out, CK_S_HEADER, "  %s, %lld layers%s%.0lld%s%s%s; %s tensors in %zu shard%s", m->x->family,
                     (long long)m->x->layers, m->x->experts ? ", " : "", (long long)m->x->experts,

@@ -61,6 +61,7 @@ int ck_term_init(const ck_term_options *o, char *why, int why_size)
     setlocale(LC_ALL, "");
     utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
     if (!getenv("ESCDELAY")) setenv("ESCDELAY", "25", 1); /* Esc closes overlays without a visible lag */
+    setenv("NCURSES_NO_UTF8_ACS", "1", 0);               /* box lines as Unicode, also in captures */
     /* Keys come from the terminal even when stdin is a pipe (ncdu, tig). */
     FILE *in = stdin;
     if (!isatty(STDIN_FILENO)) in = tty_in = fopen("/dev/tty", "r");
@@ -164,4 +165,15 @@ ck_event ck_term_read(int timeout_ms)
         else ev.key = ch;
     }
     return ev;
+}
+
+void ck_term_size(int *rows, int *cols)
+{
+    *rows = LINES;
+    *cols = COLS;
+}
+
+void ck_term_clear(void)
+{
+    clearok(curscr, TRUE);
 }

@@ -29,5 +29,8 @@ bool ck_term_has_colour(void);
 bool ck_term_utf8(void);
 /* Wait up to timeout_ms (-1: forever) for input. */
 ck_event ck_term_read(int timeout_ms);
-
+/* The terminal's size now (curses' LINES and COLS). */
+void ck_term_size(int *rows, int *cols);
+/* Repaint every cell on the next refresh (Ctrl-L). */
+void ck_term_clear(void);
 #endif

@@ -83,3 +83,14 @@ void ck_commas(char *buf, size_t size, uint64_t v)
     }
     buf[o < size ? o : size - 1] = '\0';
 }
+
+void ck_esc_ctl(char *buf, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 5 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
+        else buf[o++] = (char)ch;
+    }
+    if (size) buf[o < size ? o : size - 1] = '\0';
+}

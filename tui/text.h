@@ -14,6 +14,9 @@ void ck_shape_str(char *buf, size_t size, const uint64_t *shape, int ndim);
 void ck_shard_short(char *buf, size_t size, const char *name);
 /* Escape raw bytes (tensor names come from the file) for display: ck_escape. */
 void ck_esc(char *buf, size_t size, const char *s, size_t len);
+/* Our own text that may quote names (messages, cJSON output): only control bytes become \xNN;
+ * quotes stay readable. */
+void ck_esc_ctl(char *buf, size_t size, const char *s);
 /* Number with thousands separators: 91,991 */
 void ck_commas(char *buf, size_t size, uint64_t v);
 

@@ -349,6 +349,8 @@ void ck_tree_reveal(ck_tree *t, int node)
     ck_tree_refresh(t);
 }
 
+/* Filters match the whole key (as `ls --filter`); searches match anywhere, so a search glob is
+ * wrapped in stars by the caller. */
 static bool key_matches(const ck_node *c, const char *needle, bool glob)
 {
     char key[1024];
@@ -363,6 +365,11 @@ int ck_tree_search(const ck_tree *t, int from, const char *needle, int dir)
 {
     if (!needle || !*needle || t->n == 0) return -1;
     bool glob = strpbrk(needle, "*?[") != NULL;
+    char pat[600];
+    if (glob) {
+        snprintf(pat, sizeof pat, "*%s*", needle);
+        needle = pat;
+    }
     long n = (long)t->n, i = from < 0 ? (dir > 0 ? -1 : 0) : from;
     for (long step = 0; step < n; step++) {
         i = ((i + dir) % n + n) % n;
@@ -458,8 +465,9 @@ void ck_tree_row(const ck_tree *t, const ck_checkpoint *ck, int i, ck_row_view *
             group_status(n, &out->c[CK_COL_STATUS]);
         return;
     }
-    ck_esc(buf, sizeof buf, n->label, strlen(n->label));
-    snprintf(out->c[CK_COL_NAME].text, CK_CELL_MAX, "  %s", buf);
+    /* no expander on a leaf: two spaces keep the names aligned with the group names */
+    memcpy(out->c[CK_COL_NAME].text, "  ", 2);
+    ck_esc(out->c[CK_COL_NAME].text + 2, CK_CELL_MAX - 2, n->label, strlen(n->label));
     if (n->entry < 0) {
         out->c[CK_COL_NAME].style = CK_S_MISSING;
         if (n->x && (n->x->flags & CK_EXP_HAS_DTYPE)) set_cell(&out->c[CK_COL_DTYPE], CK_S_DIM, ck_dtype_name(n->x->dtype));

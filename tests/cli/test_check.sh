@@ -71,6 +71,20 @@ t = [f for f in d["findings"] if f["code"] == "TRANSPOSED"]
 assert t and all(f["evidence"]["cosine_transposed"] > 0.99 and abs(f["evidence"]["cosine_as_labelled"]) < 0.2 for f in t), t
 assert all(f["fix"]["action"] == "transpose" for f in t)
 EOF
+# without a reference, the weights themselves: random fixtures are inconclusive; balanced unit
+# norms (as training leaves them) favour the orientation the data really has
+strength() { python3 -c "
+import json,sys
+d=json.load(open(sys.argv[1]))
+print(' '.join(f['evidence']['evidence_strength'].split(':')[0] + ':' + ('T' if 'TRANSPOSED' in f['evidence']['evidence_strength'] else 'L') for f in d['findings'] if f['code']=='SQUARE_AMBIGUOUS' and f['severity']=='warn'))" "$1"; }
+"$CKDOC" check "$T/fx/gpt_oss-square-bf16" --json > "$T/random.json"
+check weights_random_inconclusive [ "$(strength "$T/random.json")" = "inconclusive:L" ]
+cp -r "$T/fx/gpt_oss-square-bf16" "$T/balanced" && cp -r "$T/fx/gpt_oss-square-bf16" "$T/balanced-t"
+python3 "$(dirname "$0")/balance_units.py" "$T/balanced" && python3 "$(dirname "$0")/balance_units.py" "$T/balanced-t" --transpose
+"$CKDOC" check "$T/balanced" --json > "$T/balanced.json"
+"$CKDOC" check "$T/balanced-t" --json > "$T/balanced-t.json"
+check weights_favour_labelled [ "$(strength "$T/balanced.json")" = "moderate:L" ]
+check weights_favour_transposed [ "$(strength "$T/balanced-t.json")" = "moderate:T" ]
 "$CKDOC" check "$T/fx/gpt_oss-square-bf16" --fail-on warn > /dev/null
 check fail_on_warn_exit_1 [ $? -eq 1 ]
 
