@@ -218,6 +218,7 @@ static void check_shape(ck_check_ctx *c, const ck_entry *e, const ck_expected *x
     }
     if (fused_expert_shortfall(c, e, x)) return;
     if (ck_check_unquantized_weight(c, e, x)) return;
+    if (ck_check_quantized_unexpectedly(c, e, x)) return;
     ck_shape_text(want, sizeof want, x->shape, x->ndim);
     ck_shape_text(got, sizeof got, e->shape, e->ndim);
     cJSON *ev = evidence_shapes(x->shape, x->ndim, e->shape, e->ndim);
@@ -270,15 +271,15 @@ static void report_squares(ck_check_ctx *c)
         cJSON_AddStringToObject(ev, "evidence_strength", c->opt->reference ? "inconclusive: see the reference findings" : verdict);
         if (sq[g].warn)
             ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_WARN, sq[g].first_key, sq[g].first_layer, ev, NULL,
-                           "%zu tensors like this one are square %s: the shape cannot tell their orientation, and formats disagree "
+                           "%zu tensor(s) like this one are square %s: the shape cannot tell their orientation, and formats disagree "
                            "(%s stores [in, out]; MXFP4 dequantized and Megatron are [out, in]); evidence from the weights: %s; "
                            "settle it with ckdoc check --reference PATH",
                            sq[g].count, shape, c->x->family, verdict);
         else
             ck_finding_add(c->f, CK_F_SQUARE_AMBIGUOUS, CK_SEV_INFO, sq[g].first_key, sq[g].first_layer, ev, NULL,
-                           "%zu tensors like this one are square %s: the shape cannot tell their orientation (every format "
-                           "stores them [out, in])",
-                           sq[g].count, shape);
+                           "%zu tensor%s like this one %s square %s: the shape cannot tell the orientation (every "
+                           "format stores them [out, in])",
+                           sq[g].count, sq[g].count == 1 ? "" : "s", sq[g].count == 1 ? "is" : "are", shape);
     }
 }
 

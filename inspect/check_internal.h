@@ -52,5 +52,8 @@ cJSON *ck_square_weight_evidence(ck_check_ctx *c, int rule, char *verdict, size_
 void ck_check_quant_config(ck_check_ctx *c); /* QUANT_CONFIG_MISMATCH: excluded but quantized, excludes naming nothing */
 /* A weight the config says is quantized is stored in full precision: QUANT_CONFIG_MISMATCH. */
 bool ck_check_unquantized_weight(ck_check_ctx *c, const ck_entry *e, const ck_expected *x);
+/* A weight the config says is unquantized is stored quantized, scales beside it: one
+ * QUANT_CONFIG_MISMATCH for the module (its scale keys are then explained). */
+bool ck_check_quantized_unexpectedly(ck_check_ctx *c, const ck_entry *e, const ck_expected *x);
 
 #endif

@@ -63,14 +63,49 @@ bool ck_check_unquantized_weight(ck_check_ctx *c, const ck_entry *e, const ck_ex
     return true;
 }
 
+static const cJSON *exclude_patterns(const ck_check_ctx *c, const char **source);
+
+bool ck_check_quantized_unexpectedly(ck_check_ctx *c, const ck_entry *e, const ck_expected *x)
+{
+    if (x->part != CK_PART_PLAIN || (e->dtype != CK_U8 && e->dtype != CK_F8_E4M3 && e->dtype != CK_F8_E5M2)) return false;
+    size_t klen = strlen(x->key);
+    if (klen <= 7 || strcmp(x->key + klen - 7, ".weight")) return false;
+    size_t mlen = klen - 7;
+    bool any = false;
+    char key[640];
+    for (size_t s = 0; s < sizeof scale_suffixes / sizeof *scale_suffixes; s++) {
+        snprintf(key, sizeof key, "%.*s%s", (int)mlen, x->key, scale_suffixes[s]);
+        const ck_entry *se = ck_checkpoint_find(c->ck, key);
+        if (!se) continue;
+        any = true;
+        c->explained[se - c->ck->entries] = true;
+    }
+    if (!any) return false;
+    const char *source = "";
+    exclude_patterns(c, &source);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "actual_dtype", ck_dtype_name(e->dtype));
+    cJSON_AddItemToObject(ev, "actual_shape", ck_shape_json(e->shape, e->ndim));
+    cJSON_AddStringToObject(ev, "unquantized_by", source);
+    ck_finding_add(c->f, CK_F_QUANT_CONFIG_MISMATCH, CK_SEV_ERROR, x->key, x->layer, ev, NULL,
+                   "module %.*s is stored quantized (%s with scales beside it), but %s leaves it unquantized", (int)mlen,
+                   x->key, ck_dtype_name(e->dtype), source);
+    return true;
+}
+
 static const cJSON *exclude_patterns(const ck_check_ctx *c, const char **source)
 {
+    if (c->x->quant == CK_QUANT_MIXED) {
+        *source = "hf_quant_config.json quantized_layers (by not listing it)";
+        return NULL;
+    }
     const cJSON *qc = cJSON_GetObjectItemCaseSensitive(c->config, "quantization_config");
     const cJSON *hq = c->hf_quant ? cJSON_GetObjectItemCaseSensitive(c->hf_quant, "quantization") : NULL;
     const cJSON *p;
     if (hq && (p = cJSON_GetObjectItemCaseSensitive(hq, "exclude_modules"))) { *source = "hf_quant_config.json exclude_modules"; return p; }
     if (qc && (p = cJSON_GetObjectItemCaseSensitive(qc, "modules_to_not_convert"))) { *source = "config.json modules_to_not_convert"; return p; }
     if (qc && (p = cJSON_GetObjectItemCaseSensitive(qc, "ignore"))) { *source = "config.json quantization_config.ignore"; return p; }
+    *source = c->x->quant == CK_QUANT_NONE ? "config.json (no quantization)" : "the quantization config";
     return NULL;
 }
 
@@ -94,8 +129,27 @@ static bool pattern_names_something(const ck_checkpoint *ck, const char *pattern
     return hit;
 }
 
+/* MIXED_PRECISION: every module quantized_layers names must exist. */
+static void mixed_names_exist(ck_check_ctx *c)
+{
+    const cJSON *hq = c->hf_quant ? cJSON_GetObjectItemCaseSensitive(c->hf_quant, "quantization") : NULL;
+    const cJSON *layers = hq ? cJSON_GetObjectItemCaseSensitive(hq, "quantized_layers") : NULL;
+    const cJSON *qc = cJSON_GetObjectItemCaseSensitive(c->config, "quantization_config");
+    if (!layers && qc) layers = cJSON_GetObjectItemCaseSensitive(qc, "quantized_layers");
+    char key[640];
+    for (const cJSON *m = layers ? layers->child : NULL; m; m = m->next) {
+        snprintf(key, sizeof key, "%s.weight", m->string);
+        if (ck_checkpoint_find(c->ck, key)) continue;
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "module", m->string);
+        ck_finding_add(c->f, CK_F_QUANT_CONFIG_MISMATCH, CK_SEV_WARN, m->string, -1, ev, NULL,
+                       "quantized_layers names module %s, which the checkpoint does not have", m->string);
+    }
+}
+
 void ck_check_quant_config(ck_check_ctx *c)
 {
+    if (c->x->quant == CK_QUANT_MIXED) mixed_names_exist(c);
     if (c->x->quant == CK_QUANT_NONE || c->x->quant == CK_QUANT_UNSUPPORTED) return;
     const char *source = "";
     const cJSON *patterns = exclude_patterns(c, &source);

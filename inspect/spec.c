@@ -261,9 +261,16 @@ static int eval_bool(eval_ctx *c, const char *expr, bool *out, const char *what,
 typedef struct {
     ck_quant_format format;
     const cJSON *excludes;    /* array of glob patterns, may be NULL */
+    const cJSON *layers;      /* MIXED_PRECISION: quantized_layers {module: {quant_algo, ...}} */
     int64_t block_out, block_in;
     char name[64];
 } quant_config;
+
+/* ModelOpt's quant_algo names for the formats ckdoc models. */
+static ck_quant_format algo_format(const char *algo)
+{
+    return !strcmp(algo, "NVFP4") ? CK_QUANT_NVFP4 : !strcmp(algo, "FP8") ? CK_QUANT_FP8_TENSOR : CK_QUANT_UNSUPPORTED;
+}
 
 static void read_quant(const cJSON *config, const cJSON *hf_quant, quant_config *q)
 {
@@ -275,7 +282,14 @@ static void read_quant(const cJSON *config, const cJSON *hf_quant, quant_config 
     if (!algo && qc && method && !strcmp(method, "modelopt")) algo = opt_string(qc, "quant_algo");
     if (algo) {
         snprintf(q->name, sizeof q->name, "%s", algo);
-        q->format = !strcmp(algo, "NVFP4") ? CK_QUANT_NVFP4 : !strcmp(algo, "FP8") ? CK_QUANT_FP8_TENSOR : CK_QUANT_UNSUPPORTED;
+        q->format = algo_format(algo);
+        if (!strcmp(algo, "MIXED_PRECISION")) {
+            /* One format per module, named in quantized_layers; a module it does not name is not
+             * quantized. */
+            q->format = CK_QUANT_MIXED;
+            q->layers = hq ? cJSON_GetObjectItemCaseSensitive(hq, "quantized_layers") : NULL;
+            if (!q->layers && qc) q->layers = cJSON_GetObjectItemCaseSensitive(qc, "quantized_layers");
+        }
         q->excludes = hq ? cJSON_GetObjectItemCaseSensitive(hq, "exclude_modules") : NULL;
         if (!q->excludes && qc) q->excludes = cJSON_GetObjectItemCaseSensitive(qc, "ignore");
         return;
@@ -496,49 +510,52 @@ static int emit_logical(builder *b, const char *key, const rule *r, int ri, int6
                         const uint64_t *logical, int nd, const quant_config *q, bool optional)
 {
     char name[600], module[512];
-    bool quantizable = (r->linear && nd >= 2 && (q->format == CK_QUANT_NVFP4 || q->format == CK_QUANT_FP8_TENSOR ||
-                                                 q->format == CK_QUANT_FP8_BLOCK)) ||
-                       (r->mxfp4 && nd >= 2 && q->format == CK_QUANT_MXFP4);
     size_t klen = strlen(key);
     bool dot_weight = klen > 7 && !strcmp(key + klen - 7, ".weight");
-    if (quantizable && r->linear && !dot_weight) quantizable = false;
-    if (quantizable) {
-        snprintf(module, sizeof module, "%.*s", (int)(dot_weight ? klen - 7 : klen), key);
-        if (r->mxfp4) { /* "model.layers.0.mlp.experts.down_proj" is a parameter of module "...experts" */
-            char *dot = strrchr(module, '.');
-            if (dot) *dot = '\0';
-        }
-        if (ck_quant_module_excluded(q->excludes, module)) quantizable = false;
+    snprintf(module, sizeof module, "%.*s", (int)(dot_weight ? klen - 7 : klen), key);
+    if (r->mxfp4) { /* "model.layers.0.mlp.experts.down_proj" is a parameter of module "...experts" */
+        char *dot = strrchr(module, '.');
+        if (dot) *dot = '\0';
     }
+    ck_quant_format fmt = q->format;
+    if (fmt == CK_QUANT_MIXED) {
+        const cJSON *entry = cJSON_GetObjectItemCaseSensitive(q->layers, module);
+        const char *algo = entry ? opt_string(entry, "quant_algo") : NULL;
+        fmt = algo ? algo_format(algo) : CK_QUANT_NONE;
+    }
+    bool quantizable = (r->linear && nd >= 2 && dot_weight &&
+                        (fmt == CK_QUANT_NVFP4 || fmt == CK_QUANT_FP8_TENSOR || fmt == CK_QUANT_FP8_BLOCK)) ||
+                       (r->mxfp4 && nd >= 2 && fmt == CK_QUANT_MXFP4);
+    if (quantizable && ck_quant_module_excluded(q->excludes, module)) quantizable = false;
     if (!quantizable)
         return emit(b, key, r, ri, layer, expert, logical, nd, q, plain_shape, CK_PART_PLAIN, CK_QUANT_NONE,
                     r->has_dtype ? (int)r->dtype : -1, optional);
 
-    switch (q->format) {
+    switch (fmt) {
     case CK_QUANT_NVFP4:
         snprintf(name, sizeof name, "%s", key);
-        if (emit(b, name, r, ri, layer, expert, logical, nd, q, nvfp4_weight, CK_PART_QWEIGHT, q->format, CK_U8, optional) < 0) return -1;
+        if (emit(b, name, r, ri, layer, expert, logical, nd, q, nvfp4_weight, CK_PART_QWEIGHT, fmt, CK_U8, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s.weight_scale", module);
-        if (emit(b, name, r, ri, layer, expert, logical, nd, q, nvfp4_scale, CK_PART_SCALE, q->format, CK_F8_E4M3, optional) < 0) return -1;
+        if (emit(b, name, r, ri, layer, expert, logical, nd, q, nvfp4_scale, CK_PART_SCALE, fmt, CK_F8_E4M3, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s.weight_scale_2", module);
-        if (emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_SCALE2, q->format, CK_F32, optional) < 0) return -1;
+        if (emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_SCALE2, fmt, CK_F32, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s.input_scale", module);
-        return emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_INPUT_SCALE, q->format, CK_F32, true);
+        return emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_INPUT_SCALE, fmt, CK_F32, true);
     case CK_QUANT_FP8_TENSOR:
-        if (emit(b, key, r, ri, layer, expert, logical, nd, q, plain_shape, CK_PART_QWEIGHT, q->format, CK_F8_E4M3, optional) < 0) return -1;
+        if (emit(b, key, r, ri, layer, expert, logical, nd, q, plain_shape, CK_PART_QWEIGHT, fmt, CK_F8_E4M3, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s.weight_scale", module);
-        if (emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_SCALE, q->format, CK_F32, optional) < 0) return -1;
+        if (emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_SCALE, fmt, CK_F32, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s.input_scale", module);
-        return emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_INPUT_SCALE, q->format, CK_F32, true);
+        return emit(b, name, r, ri, layer, expert, logical, nd, q, scalar_shape, CK_PART_INPUT_SCALE, fmt, CK_F32, true);
     case CK_QUANT_FP8_BLOCK:
-        if (emit(b, key, r, ri, layer, expert, logical, nd, q, plain_shape, CK_PART_QWEIGHT, q->format, CK_F8_E4M3, optional) < 0) return -1;
+        if (emit(b, key, r, ri, layer, expert, logical, nd, q, plain_shape, CK_PART_QWEIGHT, fmt, CK_F8_E4M3, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s.weight_scale_inv", module);
-        return emit(b, name, r, ri, layer, expert, logical, nd, q, fp8_block_scale, CK_PART_SCALE, q->format, CK_F32, optional);
+        return emit(b, name, r, ri, layer, expert, logical, nd, q, fp8_block_scale, CK_PART_SCALE, fmt, CK_F32, optional);
     case CK_QUANT_MXFP4:
         snprintf(name, sizeof name, "%s_blocks", key);
-        if (emit(b, name, r, ri, layer, expert, logical, nd, q, mxfp4_blocks, CK_PART_QWEIGHT, q->format, CK_U8, optional) < 0) return -1;
+        if (emit(b, name, r, ri, layer, expert, logical, nd, q, mxfp4_blocks, CK_PART_QWEIGHT, fmt, CK_U8, optional) < 0) return -1;
         snprintf(name, sizeof name, "%s_scales", key);
-        return emit(b, name, r, ri, layer, expert, logical, nd, q, mxfp4_scales, CK_PART_SCALE, q->format, CK_U8, optional);
+        return emit(b, name, r, ri, layer, expert, logical, nd, q, mxfp4_scales, CK_PART_SCALE, fmt, CK_U8, optional);
     default:
         return 0;
     }

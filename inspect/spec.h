@@ -19,6 +19,7 @@ typedef enum {
     CK_QUANT_FP8_TENSOR, /* ModelOpt FP8: F8_E4M3 weight, F32 weight_scale [], input_scale [] */
     CK_QUANT_FP8_BLOCK,  /* DeepSeek: F8_E4M3 weight, F32 weight_scale_inv per block */
     CK_QUANT_MXFP4,      /* GPT-OSS: *_blocks U8 + *_scales U8 (E8M0) per 32 */
+    CK_QUANT_MIXED,      /* ModelOpt MIXED_PRECISION: a format per module (quantized_layers) */
     CK_QUANT_UNSUPPORTED /* a quantization config ckdoc does not model (named in quant_name) */
 } ck_quant_format;
 

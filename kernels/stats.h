@@ -12,18 +12,34 @@
  * element order); a chunk's value is the lanes folded pairwise; chunk values are added in chunk
  * order with Neumaier compensation. Counts, min, max and histogram bins are exact, so their
  * merge order does not matter. A back end may process calls of any length: ck_stats keeps the
- * open chunk's lanes between calls. */
+ * open chunk's lanes between calls.
+ *
+ * Counting mode, for the element types of 8 and 16 bits (BF16, F16, F8_E4M3, F8_E5M2, F8_E8M0,
+ * U8, I8, U16, I16, BOOL): pass 1 only counts how often each code occurs (a table of 2^bits
+ * uint64 counts; counts are exact, so back ends merge per-thread tables in any order), and
+ * ck_stats_begin_pass2 computes every statistic from the table, walking the codes in ascending
+ * order: the counts, min and max; the sum of count * value (Neumaier, in double); the mean; the
+ * squared deviations count * (value - mean)^2 (Neumaier, in double) and the histogram, with the
+ * very formulas of the two-pass path. Pass 2 reads nothing (ck_stats_wants_pass2 says false; pass-2
+ * calls are accepted and do nothing). The results are a function of the multiset of codes alone,
+ * so they cannot depend on threads, splits or back ends. The mode is fixed by the dtype of the
+ * first pass-1 call; later calls of that reduction must use the same dtype. */
 #ifndef CK_STATS_H
 #define CK_STATS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "inspect/dtype.h"
 #include "kernels/codec.h"
 
 #define CK_HIST_BINS 64
 #define CK_STATS_CHUNK 4096
 #define CK_STATS_LANES 8
+#define CK_STATS_BLOCK 64                            /* codes per block of the count table */
+#define CK_STATS_BLOCK_WORDS (65536 / CK_STATS_BLOCK / 64)  /* words of the touched-block bitmap */
+
+enum { CK_STATS_UNSET, CK_STATS_FLOAT, CK_STATS_COUNT };
 
 /* What one stretch of elements contributes, apart from sums: exact, merge in any order. */
 typedef struct {
@@ -47,11 +63,37 @@ typedef struct {
     double mean, lo, scale;          /* histogram: bin = (x - lo) * scale, clamped to [0, 63] */
     /* set by ck_stats_finish */
     double std;                      /* population standard deviation (numpy's ddof=0) */
+    /* counting mode */
+    int mode;                        /* CK_STATS_UNSET until the first pass-1 call */
+    ck_dtype dtype;                  /* CK_STATS_COUNT: the element type */
+    uint64_t *codes;                 /* CK_STATS_COUNT: 2^bits counts (heap; freed by finish) */
+    uint64_t touched[CK_STATS_BLOCK_WORDS]; /* bit b: codes[64b .. 64b+63] are valid (else all 0) */
 } ck_stats;
 
 void ck_stats_init(ck_stats *s);
-void ck_stats_begin_pass2(ck_stats *s); /* closes pass 1: mean, histogram range */
-void ck_stats_finish(ck_stats *s);
+void ck_stats_begin_pass2(ck_stats *s); /* closes pass 1: mean, histogram range (counting: everything) */
+void ck_stats_finish(ck_stats *s);      /* also frees the count table */
+/* Frees the count table of a reduction abandoned before ck_stats_finish (idempotent). */
+void ck_stats_release(ck_stats *s);
+
+/* Whether a reduction of `d` uses counting mode (8- and 16-bit types with a decoder). */
+bool ck_stats_counting_dtype(ck_dtype d);
+/* Whether pass 2 needs the data again: false in counting mode. Callers may skip pass 2's reads. */
+bool ck_stats_wants_pass2(const ck_stats *s);
+/* For back ends, at each pass-1 call: fix the mode on the first one (allocating the count table),
+ * and check that a counting reduction keeps its dtype. Returns 0, -1 for out of memory, -2 for a
+ * dtype that differs from the counting reduction's. */
+int ck_stats_set_mode(ck_stats *s, ck_dtype d);
+/* Counting mode: the 64 counts of block b, zeroed and marked valid on first use. */
+static inline uint64_t *ck_stats_block(ck_stats *s, unsigned b)
+{
+    uint64_t *p = s->codes + (size_t)b * CK_STATS_BLOCK, bit = 1ull << (b % 64);
+    if (!(s->touched[b / 64] & bit)) {
+        for (int i = 0; i < CK_STATS_BLOCK; i++) p[i] = 0;
+        s->touched[b / 64] |= bit;
+    }
+    return p;
+}
 
 /* Add one chunk's folded value to a chunked sum, in chunk order. */
 void ck_chunked_sum_close(ck_chunked_sum *cs);

@@ -6,33 +6,42 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+typedef struct {
+    ck_pool *pool;
+    int id;                   /* 1.. threads-1; the caller of ck_pool_run is 0 */
+} worker_arg;
+
 struct ck_pool {
     int threads;
     pthread_t *workers;
+    worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     unsigned long generation; /* bumped once per ck_pool_run; workers wait for a new one */
     bool quit;
     /* the job in flight */
-    ck_task_fn fn;
+    ck_task_fn fn;            /* one of fn, fnw */
+    ck_task_fn_w fnw;
     void *ctx;
     size_t ntasks;
     atomic_size_t next;
     int busy;                 /* workers still inside the current job */
 };
 
-static void drain(ck_pool *p)
+static void drain(ck_pool *p, int id)
 {
     for (;;) {
         size_t t = atomic_fetch_add(&p->next, 1);
         if (t >= p->ntasks) return;
-        p->fn(p->ctx, t);
+        if (p->fn) p->fn(p->ctx, t);
+        else p->fnw(p->ctx, t, id);
     }
 }
 
 static void *worker(void *arg)
 {
-    ck_pool *p = arg;
+    ck_pool *p = ((worker_arg *)arg)->pool;
+    int id = ((worker_arg *)arg)->id;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -40,7 +49,7 @@ static void *worker(void *arg)
         if (p->quit) break;
         seen = p->generation;
         pthread_mutex_unlock(&p->mu);
-        drain(p);
+        drain(p, id);
         pthread_mutex_lock(&p->mu);
         if (--p->busy == 0) pthread_cond_signal(&p->done);
     }
@@ -60,9 +69,17 @@ ck_pool *ck_pool_create(int threads)
     atomic_init(&p->next, 0);
     if (threads > 1) {
         p->workers = calloc((size_t)threads - 1, sizeof *p->workers);
-        if (!p->workers) { ck_pool_destroy(p); return NULL; }
+        p->args = calloc((size_t)threads - 1, sizeof *p->args);
+        if (!p->workers || !p->args) {
+            p->threads = 1; /* nothing started yet */
+            free(p->args);
+            p->args = NULL;
+            ck_pool_destroy(p);
+            return NULL;
+        }
         for (int i = 0; i < threads - 1; i++) {
-            if (pthread_create(&p->workers[i], NULL, worker, p) != 0) {
+            p->args[i] = (worker_arg){p, i + 1};
+            if (pthread_create(&p->workers[i], NULL, worker, &p->args[i]) != 0) {
                 p->threads = i + 1; /* destroy joins only the ones that started */
                 ck_pool_destroy(p);
                 return NULL;
@@ -74,16 +91,20 @@ ck_pool *ck_pool_create(int threads)
 
 int ck_pool_threads(const ck_pool *p) { return p->threads; }
 
-void ck_pool_run(ck_pool *p, size_t ntasks, ck_task_fn fn, void *ctx)
+static void run(ck_pool *p, size_t ntasks, ck_task_fn fn, ck_task_fn_w fnw, void *ctx)
 {
     if (ntasks == 0) return;
     /* Not worth waking anyone for a single task (and the tiny tensors of a checkpoint are many). */
     if (p->threads == 1 || ntasks == 1) {
-        for (size_t t = 0; t < ntasks; t++) fn(ctx, t);
+        for (size_t t = 0; t < ntasks; t++) {
+            if (fn) fn(ctx, t);
+            else fnw(ctx, t, 0);
+        }
         return;
     }
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
+    p->fnw = fnw;
     p->ctx = ctx;
     p->ntasks = ntasks;
     atomic_store(&p->next, 0);
@@ -91,11 +112,15 @@ void ck_pool_run(ck_pool *p, size_t ntasks, ck_task_fn fn, void *ctx)
     p->generation++;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    drain(p);
+    drain(p, 0);
     pthread_mutex_lock(&p->mu);
     while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
+
+void ck_pool_run(ck_pool *p, size_t ntasks, ck_task_fn fn, void *ctx) { run(p, ntasks, fn, NULL, ctx); }
+
+void ck_pool_run_w(ck_pool *p, size_t ntasks, ck_task_fn_w fn, void *ctx) { run(p, ntasks, NULL, fn, ctx); }
 
 void ck_pool_destroy(ck_pool *p)
 {
@@ -108,6 +133,7 @@ void ck_pool_destroy(ck_pool *p)
         for (int i = 0; i < p->threads - 1; i++) pthread_join(p->workers[i], NULL);
         free(p->workers);
     }
+    free(p->args);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);

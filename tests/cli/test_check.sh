@@ -162,6 +162,22 @@ rc=$?
 got=$(serious "$T/nan.json")
 check deep_finds_nan [ "$rc" -eq 1 ] && [ "$got" = "NONFINITE model.norm.weight" ]
 
+# ---- MIXED_PRECISION: quantized_layers must cover every quantized module and name no absent one --
+for v in clean drop absent; do cp -r "$T/fx/nemotron_h-nvfp4" "$T/mixed-$v"; done
+python3 "$(dirname "$0")/mixed_precision.py" "$T/mixed-clean"
+dropped=$(python3 "$(dirname "$0")/mixed_precision.py" "$T/mixed-drop" --drop-first)
+python3 "$(dirname "$0")/mixed_precision.py" "$T/mixed-absent" --add-absent
+expect_dir() { # dir, expected exit, expected lines
+    "$CKDOC" check "$1" --json > "$1.json" 2> "$1.err"
+    rc=$?
+    got=$(serious "$1.json")
+    want=$(printf '%b' "$3" | sort)
+    if [ "$rc" -eq "$2" ] && [ "$got" = "$want" ]; then pass "$(basename "$1")"; else fail "$(basename "$1")" "exit $rc; got [$got] want [$want]"; fi
+}
+expect_dir "$T/mixed-clean" 0 ""
+expect_dir "$T/mixed-drop" 1 "QUANT_CONFIG_MISMATCH $dropped.weight"
+expect_dir "$T/mixed-absent" 0 "QUANT_CONFIG_MISMATCH backbone.layers.99.mixer.up_proj"
+
 # ---- torch_dtype: tensors stored in another float type are named (info) ------------------------
 cp -r "$T/fx/llama" "$T/f32cfg"
 python3 -c '
