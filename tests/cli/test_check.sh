@@ -162,6 +162,23 @@ rc=$?
 got=$(serious "$T/nan.json")
 check deep_finds_nan [ "$rc" -eq 1 ] && [ "$got" = "NONFINITE model.norm.weight" ]
 
+# ---- scale values: a negative FP8 block scale is found without --deep ----------------------------
+cp -r "$T/fx/deepseek_v3" "$T/negscale"
+python3 -c '
+import glob, json, struct, sys
+for path in sorted(glob.glob(sys.argv[1] + "/*.safetensors")):
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        t = json.loads(f.read(n)).get("model.layers.0.mlp.down_proj.weight_scale_inv")
+        if t:
+            f.seek(8 + n + t["data_offsets"][0] + 4)
+            f.write(struct.pack("<f", -0.5))' "$T/negscale"
+"$CKDOC" check "$T/negscale" --json > "$T/negscale.json"
+rc=$?
+got=$(serious "$T/negscale.json")
+check negative_scale_invalid [ "$rc" -eq 1 ] && [ "$got" = "QUANT_SCALE_INVALID model.layers.0.mlp.down_proj.weight_scale_inv" ] &&
+    grep -q '"first_bad_index": 1' "$T/negscale.json" && grep -q '"first_bad_value": "-0.5"' "$T/negscale.json"
+
 # ---- MIXED_PRECISION: quantized_layers must cover every quantized module and name no absent one --
 for v in clean drop absent; do cp -r "$T/fx/nemotron_h-nvfp4" "$T/mixed-$v"; done
 python3 "$(dirname "$0")/mixed_precision.py" "$T/mixed-clean"
