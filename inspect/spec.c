@@ -42,6 +42,8 @@ struct ck_spec {
     int n_rules;
 };
 
+#define CK_MAX_EXPECTED 1000000 /* ten times the largest released models; each costs ~450 bytes */
+
 static ck_spec *specs;
 static size_t n_specs;
 static ck_error load_error;
@@ -301,8 +303,10 @@ static void read_quant(const cJSON *config, const cJSON *hf_quant, quant_config 
         q->excludes = cJSON_GetObjectItemCaseSensitive(qc, "modules_to_not_convert");
     } else if (!strcmp(method, "fp8")) {
         const cJSON *bs = cJSON_GetObjectItemCaseSensitive(qc, "weight_block_size");
+        /* Block sizes are small whole numbers (128); anything else is not a block size. */
         if (cJSON_GetArraySize(bs) == 2 && cJSON_IsNumber(bs->child) && cJSON_IsNumber(bs->child->next) &&
-            bs->child->valuedouble >= 1 && bs->child->next->valuedouble >= 1) {
+            bs->child->valuedouble >= 1 && bs->child->next->valuedouble >= 1 && bs->child->valuedouble <= 1048576 &&
+            bs->child->next->valuedouble <= 1048576) {
             q->format = CK_QUANT_FP8_BLOCK;
             q->block_out = (int64_t)bs->child->valuedouble;
             q->block_in = (int64_t)bs->child->next->valuedouble;
@@ -474,6 +478,11 @@ static int emit(builder *b, const char *key, const rule *r, int rule_index, int6
                 const uint64_t *logical, int nd, const quant_config *q, shape_fn fn, ck_part part,
                 ck_quant_format fmt, int dtype, bool optional)
 {
+    /* A hostile config must not make us allocate without bound (the largest real models have
+     * about 100,000 tensors). */
+    if (b->n >= CK_MAX_EXPECTED)
+        return ck_error_set(b->err, CK_E_UNSUPPORTED, "config.json", NULL, -1,
+                            "the config describes more than %d tensors; ckdoc refuses to expand it", CK_MAX_EXPECTED);
     ck_expected *x = push(b, key);
     if (!x) return ck_error_set(b->err, CK_E_NOMEM, NULL, key, -1, "out of memory");
     uint64_t s[CK_MAX_DIMS + 1];

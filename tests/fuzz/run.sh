@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-header index}
+targets=${*:-header index config}
 CLANG=${CLANG:-clang}
 B=${FUZZ_BUILD:-build/fuzz}
 
@@ -38,6 +38,10 @@ for src in inspect/*.c; do
     fi
     [ -f "$obj" ] && objs="$objs $obj"
 done
+# The family specs are built into the library as data (as the Makefile does).
+sh inspect/specs/embed.sh "$B/specs_data.c" inspect/specs/*.json
+"$CLANG" $CFLAGS -fsanitize=fuzzer-no-link -c "$B/specs_data.c" -o "$B/obj/specs_data.o" >> "$build_log" 2>&1 &&
+    objs="$objs $B/obj/specs_data.o"
 rm -f "$B/libfuzz.a"
 ar rcs "$B/libfuzz.a" $objs
 
