@@ -1,6 +1,7 @@
 #include "kernels/tensor_eval.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -174,6 +175,46 @@ static float *scales_f32(ck_teval *c, const ck_entry *s, const uint8_t *p, ck_er
     return out;
 }
 
+/* ---- hashing beside the reduction ------------------------------------------------------------- */
+
+/* XXH3 is sequential: on the calling thread, the hash of a window (and the page faults of the
+ * window's first touch, which it takes) was the serial part of every window, a third of the time
+ * once counting statistics became fast. So a big window is hashed on a thread of its own while the
+ * back end's pool reduces the same window; the hash still sees the windows in order, since each
+ * is joined before the next starts. A one-thread reducer (--threads 1) hashes inline. */
+#define HASH_ASYNC_MIN ((size_t)4 << 20)
+
+typedef struct {
+    ck_hash *h;
+    const void *p;
+    size_t len;
+    pthread_t th;
+    bool running;
+} hash_job;
+
+static void *hash_main(void *arg)
+{
+    hash_job *j = arg;
+    ck_hash_update(j->h, j->p, j->len);
+    return NULL;
+}
+
+static void hash_start(ck_teval *c, hash_job *j, ck_hash *h, const void *p, size_t len)
+{
+    *j = (hash_job){.h = h, .p = p, .len = len};
+    if (len >= HASH_ASYNC_MIN && c->red->threads > 1 && pthread_create(&j->th, NULL, hash_main, j) == 0) {
+        j->running = true;
+        return;
+    }
+    ck_hash_update(h, p, len); /* small, one thread, or no thread to be had: inline */
+}
+
+static void hash_wait(hash_job *j)
+{
+    if (j->running) pthread_join(j->th, NULL);
+    j->running = false;
+}
+
 /* ---- one item ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -199,11 +240,18 @@ static int stats_raw(ck_teval *c, const ck_entry *e, const uint8_t *p, ck_tresul
     ck_stats_init(&r->st);
     for (int pass = 1; pass <= 2; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&r->st);
+        if (pass == 2 && !ck_stats_wants_pass2(&r->st)) break; /* counting mode: one read */
         for (uint64_t i = 0; i < e->numel; i += CK_EVAL_WINDOW) {
             uint64_t k = e->numel - i < CK_EVAL_WINDOW ? e->numel - i : CK_EVAL_WINDOW;
             const uint8_t *w = p + i * eb;
-            if (pass == 1) ck_hash_update(h, w, (size_t)(k * eb));
-            if (c->red->ops->stats(c->red, e->dtype, aligned_window(c, w, (size_t)(k * eb), eb), k, &r->st, err)) return -1;
+            hash_job hj = {0};
+            if (pass == 1) hash_start(c, &hj, h, w, (size_t)(k * eb));
+            int rc = c->red->ops->stats(c->red, e->dtype, aligned_window(c, w, (size_t)(k * eb), eb), k, &r->st, err);
+            hash_wait(&hj);
+            if (rc) {
+                ck_stats_release(&r->st);
+                return -1;
+            }
             release(c, w, (size_t)(k * eb));
         }
     }
@@ -233,7 +281,8 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
         for (uint64_t r0 = 0; r0 < g->rows && !rc; r0 += wr) {
             uint64_t k = g->rows - r0 < wr ? g->rows - r0 : wr;
             const uint8_t *q = p[0] + r0 * code_row;
-            if (pass == 1) ck_hash_update(h, q, k * code_row);
+            hash_job hj = {0};
+            if (pass == 1) hash_start(c, &hj, h, q, k * code_row);
             if (g->fmt == CK_GROUP_MXFP4)
                 rc = c->be->ops->dequant_mxfp4(c->be, q, p[1] + r0 * scale_row, c->buf, k, g->cols, err);
             else if (g->fmt == CK_GROUP_NVFP4)
@@ -241,6 +290,7 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
             else
                 rc = c->be->ops->dequant_fp8(c->be, g->m[0]->dtype, q, fsc, c->buf, r0, k, g->cols, g->br, g->bc, err);
             if (!rc) rc = c->red->ops->stats(c->red, CK_F32, c->buf, k * g->cols, &r->st, err);
+            hash_wait(&hj);
             release(c, q, k * code_row);
         }
     }

@@ -24,7 +24,12 @@ static bool cpu_supports(const ck_backend *be, ck_op op, ck_dtype dtype)
 static void cpu_destroy(ck_backend *be)
 {
     ck_cpu *c = be->impl;
-    if (c) ck_pool_destroy(c->pool);
+    if (c) {
+        ck_pool_destroy(c->pool);
+        if (c->count_scratch)
+            for (int i = 0; i < c->threads; i++) free(c->count_scratch[i]);
+        free(c->count_scratch);
+    }
     free(c);
     free(be);
 }
@@ -55,6 +60,7 @@ ck_backend *ck_backend_cpu_create(int threads, ck_error *err)
     be->ops = &cpu_ops;
     be->impl = c;
     be->threads = threads;
+    c->threads = threads;
     c->pool = ck_pool_create(threads);
     if (!c->pool) {
         cpu_destroy(be);

@@ -25,6 +25,8 @@ const float *ck_cpu_lut_e2m1(void); /* 16 entries */
 
 typedef struct {
     ck_pool *pool;
+    int threads;
+    uint32_t **count_scratch;   /* statistics' counting mode: per pool thread, kept all zero between calls */
 } ck_cpu;
 
 static inline ck_pool *ck_cpu_pool(ck_backend *be) { return ((ck_cpu *)be->impl)->pool; }

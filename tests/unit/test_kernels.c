@@ -285,17 +285,25 @@ static void test_dequant_fp8(void)
 
 /* ---- statistics ---- */
 
-static int run_stats(ck_backend *b, ck_dtype d, const uint8_t *src, uint64_t n, int random_pieces, ck_stats *st)
+/* Feed n elements to both passes: in one call (pieces 0), in random pieces of up to 20000
+ * elements (1: below the counting path's threshold for the pool), or of up to 300000 (2: both
+ * paths); skip_pass2 skips pass 2's calls where ck_stats_wants_pass2 allows it. */
+static int run_stats(ck_backend *b, ck_dtype d, const uint8_t *src, uint64_t n, int pieces, int skip_pass2, ck_stats *st)
 {
     size_t eb = ck_dtype_info(d)->bits / 8;
     ck_error err;
     ck_stats_init(st);
     for (int pass = 1; pass <= 2; pass++) {
         if (pass == 2) ck_stats_begin_pass2(st);
+        if (pass == 2 && skip_pass2 && !ck_stats_wants_pass2(st)) break;
         for (uint64_t i = 0; i < n || (n == 0 && i == 0);) {
-            uint64_t k = random_pieces ? 1 + rnd_upto(n - i < 20000 ? n - i : 20000) : n - i;
+            uint64_t most = pieces == 1 ? 20000 : 300000;
+            uint64_t k = pieces ? 1 + rnd_upto(n - i < most ? n - i : most) : n - i;
             if (n == 0) k = 0;
-            if (b->ops->stats(b, d, src + i * eb, k, st, &err)) return -1;
+            if (b->ops->stats(b, d, src + i * eb, k, st, &err)) {
+                ck_stats_release(st);
+                return -1;
+            }
             i += k;
             if (n == 0) break;
         }
@@ -304,27 +312,80 @@ static int run_stats(ck_backend *b, ck_dtype d, const uint8_t *src, uint64_t n, 
     return 0;
 }
 
+static float stats_decode(ck_dtype d, const uint8_t *src, uint64_t i)
+{
+    uint16_t h;
+    switch (d) {
+    case CK_BOOL: case CK_U8: return (float)src[i];
+    case CK_I8: return (float)(int8_t)src[i];
+    case CK_F8_E8M0: return ck_e8m0_to_f32(src[i]);
+    case CK_U16: memcpy(&h, src + 2 * i, 2); return (float)h;
+    case CK_I16: memcpy(&h, src + 2 * i, 2); return (float)(int16_t)h;
+    default: return ref_decode(d, src, i);
+    }
+}
+
+/* The exact definition for 8- and 16-bit types (kernels/stats.h, counting mode): a table of
+ * code counts, walked in ascending code order with Neumaier sums of count * value and of
+ * count * (value - mean)^2. The back end must match it bit for bit. */
+static void counting_reference(ck_dtype d, const uint8_t *src, uint64_t n, double *mean, double *sd)
+{
+    unsigned eb = ck_dtype_info(d)->bits / 8, ncodes = 1u << (8 * eb);
+    uint64_t *cnt = calloc(ncodes, sizeof *cnt);
+    for (uint64_t i = 0; i < n; i++) cnt[eb == 1 ? src[i] : (unsigned)src[2 * i] | (unsigned)src[2 * i + 1] << 8]++;
+    double s = 0, c = 0, m2 = 0, c2 = 0;
+    uint64_t fin = 0;
+    for (unsigned code = 0; code < ncodes; code++) {
+        uint8_t b[2] = {(uint8_t)code, (uint8_t)(code >> 8)};
+        float v = stats_decode(d, b, 0);
+        if (cnt[code] && isfinite(v)) {
+            fin += cnt[code];
+            ck_neumaier_add(&s, &c, (double)cnt[code] * (double)v);
+        }
+    }
+    *mean = fin ? (s + c) / (double)fin : 0;
+    for (unsigned code = 0; code < ncodes; code++) {
+        uint8_t b[2] = {(uint8_t)code, (uint8_t)(code >> 8)};
+        float v = stats_decode(d, b, 0);
+        if (cnt[code] && isfinite(v)) {
+            double dv = (double)v - *mean;
+            ck_neumaier_add(&m2, &c2, (double)cnt[code] * (dv * dv));
+        }
+    }
+    *sd = fin ? sqrt((m2 + c2) / (double)fin) : 0;
+    free(cnt);
+}
+
 static void test_stats(void)
 {
-    static const ck_dtype dts[] = {CK_F32, CK_BF16, CK_F16, CK_F8_E4M3, CK_F8_E5M2, CK_I8};
-    static const uint64_t sizes[] = {0, 1, 2, 4095, 4096, 4097, 100000, 300001};
+    static const ck_dtype dts[] = {CK_F32, CK_BF16, CK_F16, CK_F8_E4M3, CK_F8_E5M2, CK_F8_E8M0,
+                                   CK_I8, CK_U8, CK_BOOL, CK_U16, CK_I16};
+    /* around the counting path's pool threshold (65536) and task size (262144) too */
+    static const uint64_t sizes[] = {0, 1, 2, 4095, 4096, 4097, 65535, 65536, 65537, 100000, 300001, 600003};
     int bad = 0;
     for (size_t k = 0; k < sizeof dts / sizeof *dts; k++)
-        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (int shape = 0; shape < 3; shape++) {
             ck_dtype d = dts[k];
             uint64_t n = sizes[s];
             size_t eb = ck_dtype_info(d)->bits / 8;
+            bool counting = ck_stats_counting_dtype(d);
+            CHECK(counting == (d != CK_F32));
+            if (shape && (n < 4096 || n > 300001)) continue;
             uint8_t *src = malloc(n * eb + 1);
             if (d == CK_F32) /* mostly ordinary weights, some specials */
                 for (uint64_t i = 0; i < n; i++)
                     ((float *)src)[i] = rnd() % 97 == 0 ? rnd_value() : (float)((double)(rnd() % 20001) - 10000.0) * 1e-4f + 3.0f;
             else fill_random(d, src, n);
+            if (shape == 1) /* one value: counts that chain on one code */
+                for (uint64_t i = 0; i < n; i++) memcpy(src + i * eb, src, eb);
+            if (shape == 2) /* two values, alternating, with a stray */
+                for (uint64_t i = 2; i < n; i++) memcpy(src + i * eb, src + (i % 2) * eb, eb);
+            if (shape == 2 && d == CK_BOOL)
+                for (uint64_t i = 0; i < n; i++) src[i] &= 1;
             /* scalar reference: plain double two-pass */
             float *x = malloc(n * 4 + 4);
-            for (uint64_t i = 0; i < n; i++) {
-                if (d == CK_I8) x[i] = (float)(int8_t)src[i];
-                else x[i] = ref_decode(d, src, i);
-            }
+            for (uint64_t i = 0; i < n; i++) x[i] = stats_decode(d, src, i);
             uint64_t nan = 0, inf = 0, zero = 0, fin = 0;
             double mn = INFINITY, mx = -INFINITY, sum = 0, m2 = 0;
             for (uint64_t i = 0; i < n; i++) {
@@ -348,27 +409,73 @@ static void test_stats(void)
                     hist[b >= CK_HIST_BINS - 1 ? CK_HIST_BINS - 1 : b > 0 ? (int)b : 0]++;
                 }
             double sd = fin ? sqrt(m2 / (double)fin) : 0;
+            /* counting types: the exact definition, to the bit */
+            double xmean = 0, xsd = 0;
+            if (counting) counting_reference(d, src, n, &xmean, &xsd);
             ck_stats first;
             for (int t = 0; t < NT; t++)
-                for (int pieces = 0; pieces < 2; pieces++) {
+                for (int pieces = 0; pieces < 3; pieces++) {
                     ck_stats st;
-                    if (run_stats(be[t], d, src, n, pieces, &st)) { bad++; continue; }
+                    if (run_stats(be[t], d, src, n, pieces, pieces == 2, &st)) { bad++; continue; }
                     int ok = st.count == n && st.t.nan == nan && st.t.inf == inf && st.t.zero == zero && st.t.finite == fin &&
                              (fin == 0 || (st.t.min == (float)mn && st.t.max == (float)mx)) &&
                              fabs(st.mean - mean) <= 1e-9 * (fabs(mean) + sd + 1e-30) &&
-                             fabs(st.std - sd) <= 1e-9 * (sd + 1e-30) && !memcmp(st.t.hist, hist, sizeof hist);
+                             fabs(st.std - sd) <= 1e-9 * (sd + 1e-30) && !memcmp(st.t.hist, hist, sizeof hist) &&
+                             st.codes == NULL && st.pass == 3;
+                    if (counting && (memcmp(&st.mean, &xmean, sizeof xmean) || memcmp(&st.std, &xsd, sizeof xsd))) ok = 0;
                     if (t == 0 && pieces == 0) first = st;
                     /* bit-identical across thread counts and piece sizes */
                     else if (memcmp(&first.mean, &st.mean, sizeof st.mean) || memcmp(&first.std, &st.std, sizeof st.std))
                         ok = 0;
                     if (!ok && bad++ < 5)
-                        fprintf(stderr, "  stats %s n=%llu threads=%d pieces=%d: mean %.17g/%.17g std %.17g/%.17g\n",
-                                ck_dtype_name(d), (unsigned long long)n, thread_counts[t], pieces, st.mean, mean, st.std, sd);
+                        fprintf(stderr, "  stats %s n=%llu shape=%d threads=%d pieces=%d: mean %.17g/%.17g std %.17g/%.17g\n",
+                                ck_dtype_name(d), (unsigned long long)n, shape, thread_counts[t], pieces, st.mean, mean,
+                                st.std, sd);
                 }
             free(src);
             free(x);
         }
     CHECK(bad == 0);
+}
+
+static void test_stats_modes(void)
+{
+    ck_error err;
+    ck_stats st;
+    uint16_t h[3] = {0x3F80, 0x4000, 0x3F80};
+    float f[2] = {1, 2};
+    /* counting: pass 2 reads nothing; its calls are accepted and change nothing */
+    ck_stats_init(&st);
+    CHECK(ck_stats_wants_pass2(&st));
+    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
+    CHECK(st.mode == CK_STATS_COUNT && st.codes != NULL);
+    /* another dtype into a counting reduction: refused */
+    CHECK(be[1]->ops->stats(be[1], CK_F16, h, 3, &st, &err) == -1 && err.code == CK_E_USAGE);
+    CHECK(be[1]->ops->stats(be[1], CK_F32, f, 2, &st, &err) == -1 && err.code == CK_E_USAGE);
+    ck_stats_begin_pass2(&st);
+    CHECK(!ck_stats_wants_pass2(&st));
+    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
+    ck_stats_finish(&st);
+    CHECK(st.count == 3 && st.t.finite == 3 && st.t.min == 1 && st.t.max == 2 && st.codes == NULL);
+    CHECK(fabs(st.mean - 4.0 / 3) < 1e-15 && st.t.hist[0] == 2 && st.t.hist[CK_HIST_BINS - 1] == 1);
+    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == -1 && err.code == CK_E_USAGE);
+    /* F32: two passes */
+    ck_stats_init(&st);
+    CHECK(be[1]->ops->stats(be[1], CK_F32, f, 2, &st, &err) == 0);
+    ck_stats_begin_pass2(&st);
+    CHECK(ck_stats_wants_pass2(&st) && st.mode == CK_STATS_FLOAT);
+    ck_stats_finish(&st);
+    /* abandoned before the end: release frees the table (ASan's leak check watches) */
+    ck_stats_init(&st);
+    CHECK(be[0]->ops->stats(be[0], CK_U16, h, 3, &st, &err) == 0 && st.codes != NULL);
+    ck_stats_release(&st);
+    ck_stats_release(&st);
+    CHECK(st.codes == NULL);
+    /* no call at all (an empty tensor): zeros, as before */
+    ck_stats_init(&st);
+    ck_stats_begin_pass2(&st);
+    ck_stats_finish(&st);
+    CHECK(st.count == 0 && st.mean == 0 && st.std == 0 && st.t.finite == 0);
 }
 
 static void test_hash(void)
@@ -421,6 +528,7 @@ int main(void)
     RUN_TEST("kernels", test_dequant_fp4);
     RUN_TEST("kernels", test_dequant_fp8);
     RUN_TEST("kernels", test_stats);
+    RUN_TEST("kernels", test_stats_modes);
     RUN_TEST("kernels", test_hash);
     RUN_TEST("kernels", test_backend_selection);
     for (int t = 0; t < NT; t++) ck_backend_destroy(be[t]);
