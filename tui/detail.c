@@ -108,7 +108,7 @@ static size_t quant_lines(ck_model *m, const ck_node *nd, ck_line *out, size_t m
         char shape[160], esc[700];
         float lo, hi;
         ck_shape_str(shape, sizeof shape, e->shape, e->ndim);
-        ck_escape(esc, sizeof esc, scale_sfx[s], strlen(scale_sfx[s]));
+        ck_esc(esc, sizeof esc, scale_sfx[s], strlen(scale_sfx[s]));
         if (small_range(m->ck, e, &lo, &hi))
             LINE(CK_S_LABEL, "", CK_S_NORMAL, "%s %s %s, range [%g, %g]", esc, ck_dtype_name(e->dtype), shape, lo, hi);
         else
@@ -157,7 +157,7 @@ static size_t tensor_lines(ck_model *m, int node, ck_line *out, size_t max)
         if (nd->worst >= 0) LINE(CK_S_LABEL, "problems", ck_style_of_severity(nd->worst), "%u row%s at the worst severity inside", nd->problems, nd->problems == 1 ? "" : "s");
         return n;
     }
-    ck_escape(buf, sizeof buf, nd->key, nd->key_len);
+    ck_esc(buf, sizeof buf, nd->key, nd->key_len);
     LINE(CK_S_LABEL, "key", CK_S_NORMAL, "%s", buf);
     if (nd->entry >= 0) {
         const ck_entry *e = &m->ck->entries[nd->entry];
@@ -169,7 +169,7 @@ static size_t tensor_lines(ck_model *m, int node, ck_line *out, size_t max)
             LINE(CK_S_LABEL, "stored", CK_S_DIM, "dtype and shape unknown (index only)");
         }
         if (e->shard < m->ck->n_shards) {
-            ck_escape(buf, sizeof buf, m->ck->shards[e->shard].name, strlen(m->ck->shards[e->shard].name));
+            ck_esc(buf, sizeof buf, m->ck->shards[e->shard].name, strlen(m->ck->shards[e->shard].name));
             if (e->has_header)
                 LINE(CK_S_LABEL, "shard", CK_S_NORMAL, "%s, bytes %llu..%llu", buf, (unsigned long long)e->file_offset,
                      (unsigned long long)(e->file_offset + e->nbytes));
@@ -217,7 +217,7 @@ size_t ck_model_detail(ck_model *m, ck_line *out, size_t max)
         }
         const ck_finding *f = &m->f->items[fi];
         char key[CK_CELL_MAX];
-        ck_escape(key, sizeof key, f->key, strlen(f->key));
+        ck_esc(key, sizeof key, f->key, strlen(f->key));
         LINE(CK_S_LABEL, "key", CK_S_NORMAL, "%s", key[0] ? key : "(the checkpoint)");
         if (f->layer >= 0) LINE(CK_S_LABEL, "layer", CK_S_NORMAL, "%d", f->layer);
         n = finding_lines(m, fi, out, max, n, true);

@@ -115,7 +115,7 @@ static void draw_tree(ck_model *m, const ck_rect *r)
     width[CK_COL_NAME] = name_w;
     if (m->filter[0]) {
         char g[260];
-        ck_escape(g, sizeof g, m->filter, strlen(m->filter));
+        ck_esc(g, sizeof g, m->filter, strlen(m->filter));
         snprintf(t, sizeof t, "Tree  %zu rows  filter: %s", m->tree.n_vis, g);
     } else {
         snprintf(t, sizeof t, "Tree  %zu rows", m->tree.n_vis);
@@ -165,7 +165,9 @@ static void draw_findings(ck_model *m, const ck_rect *r)
         size_t v = l->top + (size_t)row;
         fill(y, r->x, r->w, attr_of(CK_S_NORMAL));
         if (v >= m->n_fvis) {
-            if (row == 0 && m->n_fvis == 0) put(y, r->x + 1, r->w - 2, m->f->n ? "none at this severity" : "no findings: the checkpoint looks right", attr_of(CK_S_OK));
+            if (row == 0 && m->n_fvis == 0)
+                put(y, r->x + 1, r->w - 2, m->tree.pending ? "checking..." : m->f->n ? "none at this severity" : "no findings: the checkpoint looks right",
+                    attr_of(m->tree.pending ? CK_S_DIM : CK_S_OK));
             continue;
         }
         ck_line ln;
@@ -212,9 +214,11 @@ static void draw_plan(ck_model *m, const ck_rect *r)
 
 /* ---- detail -------------------------------------------------------------------------------- */
 
-static void draw_lines_wrapped(const ck_rect *r, const ck_line *lines, size_t n, int y0)
+/* Returns how many of the lines were drawn whole. */
+static size_t draw_lines_wrapped(const ck_rect *r, const ck_line *lines, size_t n, int y0)
 {
     int y = y0, bottom = r->y + r->h;
+    size_t whole = 0;
     for (size_t i = 0; i < n && y < bottom; i++) {
         fill(y, r->x, r->w, attr_of(CK_S_NORMAL));
         int x = r->x + 1, right = r->x + r->w - 1;
@@ -249,21 +253,28 @@ static void draw_lines_wrapped(const ck_rect *r, const ck_line *lines, size_t n,
                 }
             }
         }
+        if (y < bottom) whole++;
         y++;
     }
     for (; y < bottom; y++) fill(y, r->x, r->w, attr_of(CK_S_NORMAL));
+    return whole;
 }
 
 static void draw_detail(ck_model *m, const ck_frame *L)
 {
     const ck_rect *r = &L->detail;
-    char t[100];
+    char t[160];
     if (L->wide) snprintf(t, sizeof t, "Detail");
     else snprintf(t, sizeof t, "Detail   (Tab: findings %zu, plan %zu)", m->n_fvis, m->plan.n);
-    title(r, t, false);
     ck_line lines[64];
     size_t n = ck_model_detail(m, lines, 64);
-    draw_lines_wrapped(r, lines, n, r->y + 1);
+    size_t top = ck_model_detail_top(m, n);
+    size_t whole = draw_lines_wrapped(r, lines + top, n - top, r->y + 1);
+    if (top > 0 || top + whole < n) { /* more than fits: say where we are and how to move */
+        size_t len = strlen(t);
+        snprintf(t + len, sizeof t - len, "  lines %zu-%zu of %zu (J/K)", top + 1, top + whole, n);
+    }
+    title(r, t, false);
 }
 
 /* ---- overlays ------------------------------------------------------------------------------ */
@@ -324,7 +335,7 @@ static void draw_stats(ck_model *m, const ck_ui *ui, int rows, int cols)
     int y = (rows - h) / 2, x = (cols - w) / 2;
     char t[400], key[300];
     const ck_entry *e = &m->ck->entries[ui->job_entry];
-    ck_escape(key, sizeof key, e->name, e->name_len);
+    ck_esc(key, sizeof key, e->name, e->name_len);
     snprintf(t, sizeof t, " Values: %s ", key);
     frame_box(y, x, h, w, t);
     int cy = y + 2, cx = x + 2, iw = w - 4;
@@ -350,10 +361,10 @@ static void draw_stats(ck_model *m, const ck_ui *ui, int rows, int cols)
         return;
     }
     const ck_stats *s = &j->st;
-    char sh[160];
-    ck_shape_str(sh, sizeof sh, e->shape, e->ndim);
-    snprintf(t, sizeof t, "%s %s   %llu values   %s", ck_dtype_name(e->dtype), sh, (unsigned long long)s->count,
-             ck_dtype_info(e->dtype)->kind == CK_KIND_FLOAT ? "" : "(stored codes, not dequantized)");
+    char sh[160], what[200];
+    ck_shape_str(sh, sizeof sh, j->g.shape, j->g.ndim);
+    ck_statjob_describe(j, what, sizeof what);
+    snprintf(t, sizeof t, "%s %s   %llu values", what, sh, (unsigned long long)s->count);
     put(cy++, cx, iw, t, attr_of(CK_S_NORMAL));
     snprintf(t, sizeof t, "min %-12.6g max %-12.6g mean %-12.6g std %-12.6g", (double)s->t.min, (double)s->t.max, s->mean, s->std);
     put(cy++, cx, iw, t, attr_of(CK_S_NORMAL));
@@ -403,12 +414,22 @@ static void draw_footer(ck_model *m, const ck_ui *ui, const ck_rect *r)
 {
     attr_t base = attr_of(CK_S_FOOTER);
     fill(r->y, r->x, r->w, base);
-    ck_line st;
-    ck_model_status(m, &st);
+    bool hints = !ui->prompt && !m->message[0];
+    ck_footer_item items[24];
+    size_t n = ck_model_footer(m, r->w, hints, items, 24);
     int sw = 0;
-    for (int c = 0; c < st.n; c++) sw += text_cols(st.c[c].text);
-    int sx = r->x + r->w - sw - 1;
-    for (int c = 0; c < st.n; c++) sx += put(r->y, sx, r->w, st.c[c].text, c == 3 || !ck_term_has_colour() ? base : attr_of(st.c[c].style));
+    for (size_t i = 0; i < n; i++) {
+        const ck_footer_item *it = &items[i];
+        if (it->key_text[0]) { /* a hint: the key in bold, then what it does */
+            int x = r->x + it->x;
+            x += put(r->y, x, r->w - x, it->key_text, base | A_BOLD);
+            put(r->y, x, r->w - x, it->text, base);
+        } else { /* a count on the right */
+            bool plain = it->style == CK_S_FOOTER || !ck_term_has_colour() || (i == 3);
+            put(r->y, r->x + it->x, it->w, it->text, plain ? base : attr_of(it->style));
+            sw += it->w;
+        }
+    }
     int room = r->w - sw - 3;
     if (ui->prompt) {
         char in[600];
@@ -419,11 +440,6 @@ static void draw_footer(ck_model *m, const ck_ui *ui, const ck_rect *r)
         put(r->y, r->x + 1, room, show, attr_of(CK_S_TITLE_FOCUS));
     } else if (m->message[0]) {
         put(r->y, r->x + 1, room, m->message, ck_term_has_colour() ? attr_of(CK_S_FOOTER) | A_BOLD : base | A_BOLD);
-    } else {
-        const char *hints = m->focus == CK_PANE_TREE ? "?:help  Enter:open  /:search  f:filter  s:stats  a:stage  Tab:pane  q:quit"
-                           : m->focus == CK_PANE_FINDINGS ? "?:help  Enter:jump  a:stage fix  1/2/3:severity  Tab:pane  q:quit"
-                                                          : "?:help  d:remove  J/K:move  w:save  Enter:jump  Tab:pane  q:quit";
-        put(r->y, r->x + 1, room, hints, base);
     }
 }
 

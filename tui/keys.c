@@ -50,10 +50,14 @@ const ck_binding ck_bindings[] = {
     {'-', T, CK_A_COLLAPSE_ALL, 0, "collapse every group"},
     {'s', T, CK_A_STATS, 0, "value statistics, histogram and heatmap of the tensor"},
     {'a', T, CK_A_ADD_FIX, W, "add the row's suggested fix to the plan"},
+    {'J', T, CK_A_DETAIL_DOWN, 0, "scroll the detail pane down"},
+    {'K', T, CK_A_DETAIL_UP, 0, "scroll the detail pane up"},
 
     {CK_KEY_ENTER, F, CK_A_ENTER, 0, "jump to the key in the tree"},
     {' ', F, CK_A_ENTER, 0, NULL},
     {'a', F, CK_A_ADD_FIX, W, "add the finding's suggested fix to the plan"},
+    {'J', F, CK_A_DETAIL_DOWN, 0, "scroll the detail pane down"},
+    {'K', F, CK_A_DETAIL_UP, 0, "scroll the detail pane up"},
 
     {'d', P, CK_A_DELETE, W, "remove the action from the plan"},
     {CK_KEY_ENTER, P, CK_A_ENTER, 0, "jump to the action's key"},

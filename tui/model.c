@@ -107,7 +107,7 @@ bool ck_model_jump(ck_model *m, int fi)
     int node = m->tree.finding_node[fi];
     if (node < 0) {
         char key[300];
-        ck_escape(key, sizeof key, m->f->items[fi].key, strlen(m->f->items[fi].key));
+        ck_esc(key, sizeof key, m->f->items[fi].key, strlen(m->f->items[fi].key));
         ck_model_message(m, CK_S_WARN, "%s is about %s, not a row of the tree", ck_code_names[m->f->items[fi].code],
                          key[0] ? key : "the whole checkpoint");
         return false;
@@ -253,6 +253,8 @@ unsigned ck_model_act(ck_model *m, ck_action a)
     case CK_A_HELP: return CK_R_HELP;
     case CK_A_QUIT: return m->plan.dirty && m->plan.n ? CK_R_ASK_QUIT : CK_R_QUIT;
     case CK_A_REDRAW: return CK_R_REDRAW | CK_R_CLEAR;
+    case CK_A_DETAIL_DOWN: ck_model_detail_scroll(m, 3); return CK_R_REDRAW;
+    case CK_A_DETAIL_UP: ck_model_detail_scroll(m, -3); return CK_R_REDRAW;
     }
     return 0;
 }
@@ -274,7 +276,7 @@ void ck_model_search(ck_model *m, const char *text, int dir)
     int from = ck_model_selected_node(m);
     int node = ck_tree_search(&m->tree, from, m->search, dir);
     char s[300];
-    ck_escape(s, sizeof s, m->search, strlen(m->search));
+    ck_esc(s, sizeof s, m->search, strlen(m->search));
     if (node < 0) {
         ck_model_message(m, CK_S_WARN, "not found: %s", s);
         return;
@@ -292,7 +294,7 @@ void ck_model_filter(ck_model *m, const char *glob)
     size_t hits = ck_tree_filter(&m->tree, m->filter);
     sync_tree(m, keep);
     char g[300];
-    ck_escape(g, sizeof g, m->filter, strlen(m->filter));
+    ck_esc(g, sizeof g, m->filter, strlen(m->filter));
     if (!m->filter[0]) ck_model_message(m, CK_S_INFO, "filter cleared");
     else ck_model_message(m, hits ? CK_S_INFO : CK_S_WARN, "filter %s: %zu tensor%s", g, hits, hits == 1 ? "" : "s");
     m->focus = CK_PANE_TREE;
@@ -306,7 +308,7 @@ int ck_model_save(ck_model *m, const char *path)
     }
     ck_error err;
     char p[600];
-    ck_escape(p, sizeof p, path, strlen(path));
+    ck_esc(p, sizeof p, path, strlen(path));
     if (ck_plan_save(&m->plan, m->path, path, &err) < 0) {
         char line[1400];
         ck_error_format(&err, line, sizeof line);
@@ -325,7 +327,7 @@ void ck_model_finding_line(const ck_model *m, size_t row, ck_line *out)
     if (row >= m->n_fvis) return;
     const ck_finding *f = &m->f->items[m->fvis[row]];
     char key[CK_CELL_MAX];
-    ck_escape(key, sizeof key, f->key, strlen(f->key));
+    ck_esc(key, sizeof key, f->key, strlen(f->key));
     ck_line_add(out, ck_style_of_severity((int)f->severity), "%s", sev[f->severity]);
     ck_line_add(out, ck_style_of_severity((int)f->severity), "%s", ck_code_names[f->code]);
     ck_line_add(out, CK_S_NORMAL, "%s", key);
@@ -346,12 +348,14 @@ void ck_model_header(const ck_model *m, ck_line *out)
 {
     char path[600], n1[32];
     *out = (ck_line){0};
-    ck_escape(path, sizeof path, m->path, strlen(m->path));
+    ck_esc(path, sizeof path, m->path, strlen(m->path));
     ck_commas(n1, sizeof n1, m->ck->n_entries);
     /* a long path gives way to the summary: keep its end, where the checkpoint's name is */
     size_t plen = strlen(path);
     ck_line_add(out, CK_S_HEADER, " ckdoc  %s%s", plen > 40 ? "..." : "", plen > 40 ? path + plen - 37 : path);
-    if (m->x && m->x->family)
+    if (m->tree.pending)
+        ck_line_add(out, CK_S_HEADER, "  %s tensors in %zu shard%s; checking...", n1, m->ck->n_shards, m->ck->n_shards == 1 ? "" : "s");
+    else if (m->x && m->x->family)
         ck_line_add(out, CK_S_HEADER, "  %s, %lld layers%s%.0lld%s%s%s; %s tensors in %zu shard%s", m->x->family,
                     (long long)m->x->layers, m->x->experts ? ", " : "", (long long)m->x->experts,
                     m->x->experts ? " experts" : "", m->x->quant_name[0] ? ", " : "", m->x->quant_name, n1,
@@ -362,9 +366,90 @@ void ck_model_header(const ck_model *m, ck_line *out)
     if (m->read_only) ck_line_add(out, CK_S_HEADER, "  [read-only]");
 }
 
+static long detail_owner(const ck_model *m)
+{
+    long sel = m->focus == CK_PANE_TREE ? ck_model_selected_node(m)
+             : m->focus == CK_PANE_FINDINGS ? ck_model_selected_finding(m) : (long)m->list[CK_PANE_PLAN].cur;
+    return (long)m->focus << 40 | (sel & 0xFFFFFFFFFFL);
+}
+
+void ck_model_detail_scroll(ck_model *m, long delta)
+{
+    long owner = detail_owner(m);
+    if (owner != m->detail_owner) m->detail_top = 0, m->detail_owner = owner;
+    long top = (long)m->detail_top + delta;
+    m->detail_top = top < 0 ? 0 : (size_t)top; /* the upper bound needs the lines: ck_model_detail_top */
+}
+
+size_t ck_model_detail_top(ck_model *m, size_t n)
+{
+    if (detail_owner(m) != m->detail_owner) m->detail_top = 0;
+    if (m->detail_top >= n) m->detail_top = n ? n - 1 : 0;
+    return m->detail_top;
+}
+
+size_t ck_model_footer(const ck_model *m, int cols, bool hints, ck_footer_item *out, size_t max)
+{
+    size_t n = 0;
+    ck_line st;
+    ck_model_status(m, &st);
+    static const int status_keys[] = {'1', '2', '3', 0};
+    int sw = 0;
+    for (int c = 0; c < st.n; c++) sw += (int)strlen(st.c[c].text); /* ASCII */
+    int x = cols - sw - 1;
+    for (int c = 0; c < st.n && n < max; c++, n++) {
+        ck_footer_item *it = &out[n];
+        memset(it, 0, sizeof *it);
+        snprintf(it->text, sizeof it->text, "%s", st.c[c].text);
+        it->style = st.c[c].style;
+        it->x = x, it->w = (int)strlen(it->text);
+        it->key = m->tree.pending ? 0 : status_keys[c];
+        x += it->w;
+    }
+    if (!hints) return n;
+    static const struct { int key; const char *name, *label; } tree[] = {
+        {'?', "?", "help"}, {CK_KEY_ENTER, "Enter", "open"}, {'/', "/", "search"}, {'f', "f", "filter"},
+        {'s', "s", "stats"}, {'a', "a", "stage"}, {'J', "J", "detail"}, {CK_KEY_TAB, "Tab", "pane"}, {'q', "q", "quit"}, {0, NULL, NULL},
+    }, findings[] = {
+        {'?', "?", "help"}, {CK_KEY_ENTER, "Enter", "jump"}, {'a', "a", "stage fix"}, {'1', "1", "errors"},
+        {'2', "2", "warnings"}, {'3', "3", "all"}, {CK_KEY_TAB, "Tab", "pane"}, {'q', "q", "quit"}, {0, NULL, NULL},
+    }, plan[] = {
+        {'?', "?", "help"}, {'d', "d", "remove"}, {'J', "J", "down"}, {'K', "K", "up"}, {'w', "w", "save"},
+        {CK_KEY_ENTER, "Enter", "jump"}, {CK_KEY_TAB, "Tab", "pane"}, {'q', "q", "quit"}, {0, NULL, NULL},
+    };
+    const __typeof__(tree[0]) *h = m->focus == CK_PANE_TREE ? tree : m->focus == CK_PANE_FINDINGS ? findings : plan;
+    int room = cols - sw - 3;
+    x = 1;
+    for (; h->name && n < max; h++) {
+        int w = (int)(strlen(h->name) + 1 + strlen(h->label));
+        if (x + w > room) break;
+        ck_footer_item *it = &out[n++];
+        memset(it, 0, sizeof *it);
+        snprintf(it->key_text, sizeof it->key_text, "%s", h->name);
+        snprintf(it->text, sizeof it->text, ":%s", h->label);
+        it->style = CK_S_FOOTER;
+        it->x = x, it->w = w, it->key = h->key;
+        x += w + 2;
+    }
+    return n;
+}
+
+int ck_model_footer_key(const ck_model *m, int cols, bool hints, int x)
+{
+    ck_footer_item items[24];
+    size_t n = ck_model_footer(m, cols, hints, items, 24);
+    for (size_t i = 0; i < n; i++)
+        if (x >= items[i].x && x < items[i].x + items[i].w) return items[i].key;
+    return 0;
+}
+
 void ck_model_status(const ck_model *m, ck_line *out)
 {
     *out = (ck_line){0};
+    if (m->tree.pending) {
+        ck_line_add(out, CK_S_FOOTER, " checking...");
+        return;
+    }
     ck_line_add(out, m->f->by_severity[CK_SEV_ERROR] ? CK_S_ERROR : CK_S_FOOTER, " %zu error%s",
                 m->f->by_severity[CK_SEV_ERROR], m->f->by_severity[CK_SEV_ERROR] == 1 ? "" : "s");
     ck_line_add(out, m->f->by_severity[CK_SEV_WARN] ? CK_S_WARN : CK_S_FOOTER, " %zu warn",

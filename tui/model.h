@@ -52,7 +52,19 @@ typedef struct {
     char message[512];
     ck_style message_style;
     struct cJSON *spec_doc;     /* the family spec's JSON, for "the rule it came from" */
+    size_t detail_top;          /* first detail line shown (J/K, wheel) */
+    long detail_owner;          /* what it was scrolled on: another selection starts at the top */
 } ck_model;
+
+/* One item of the footer: the key hints on the left, the counts on the right. A click on an item
+ * with a key acts as that key (as htop's function bar). */
+typedef struct {
+    char key_text[16];          /* "Enter", drawn bold; may be empty */
+    char text[48];              /* ":open", or " 2 errors" */
+    ck_style style;
+    int x, w;                   /* columns on the footer line */
+    int key;                    /* the key a click presses; 0 when not clickable */
+} ck_footer_item;
 
 int ck_model_init(ck_model *m, ck_checkpoint *ck, const ck_findings *f, const ck_expectation *x, const char *path,
                   bool read_only, bool ascii);
@@ -89,5 +101,15 @@ void ck_model_status(const ck_model *m, ck_line *out);
 
 /* The detail pane for what is selected in the focused pane (detail.c). */
 size_t ck_model_detail(ck_model *m, ck_line *out, size_t max);
+/* Scroll the detail pane by `delta` lines; the first line to show of the n built now (clamped, and
+ * back to 0 when the selection changed since the last scroll). */
+void ck_model_detail_scroll(ck_model *m, long delta);
+size_t ck_model_detail_top(ck_model *m, size_t n);
+
+/* The footer's items for a line of `cols` columns; hints are left out when `hints` is false (a
+ * prompt or a message has the left side). Returns the number of items. */
+size_t ck_model_footer(const ck_model *m, int cols, bool hints, ck_footer_item *out, size_t max);
+/* The key a click at column x of the footer presses, or 0. */
+int ck_model_footer_key(const ck_model *m, int cols, bool hints, int x);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "repair/atomic.h"
+#include "tui/text.h"
 
 int ck_plan_add(ck_plan *p, const ck_finding *f)
 {
@@ -93,11 +94,11 @@ void ck_plan_describe(const ck_plan *p, size_t i, char *buf, size_t size)
     char k[600], k2[600];
     const cJSON *layer = cJSON_GetObjectItemCaseSensitive(a, "layer"), *ep = cJSON_GetObjectItemCaseSensitive(a, "ep_size");
     if (key) {
-        ck_escape(k, sizeof k, key, strlen(key));
+        ck_esc(k, sizeof k, key, strlen(key));
         snprintf(buf, size, "%s %s", action ? action : "?", k);
     } else if (from && to) {
-        ck_escape(k, sizeof k, from, strlen(from));
-        ck_escape(k2, sizeof k2, to, strlen(to));
+        ck_esc(k, sizeof k, from, strlen(from));
+        ck_esc(k2, sizeof k2, to, strlen(to));
         snprintf(buf, size, "%s %s -> %s", action ? action : "?", k, k2);
     } else if (cJSON_IsNumber(layer)) {
         snprintf(buf, size, "%s layer %d%s", action ? action : "?", layer->valueint, "");

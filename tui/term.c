@@ -104,6 +104,34 @@ int ck_term_init(const ck_term_options *o, char *why, int why_size)
     return 0;
 }
 
+static FILE *null_out;
+
+int ck_term_init_offscreen(int rows, int cols, char *why, int why_size)
+{
+    if (!setlocale(LC_ALL, "C.UTF-8")) setlocale(LC_ALL, "");
+    utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+    setenv("NCURSES_NO_UTF8_ACS", "1", 0);
+    null_out = fopen("/dev/null", "w");
+    tty_in = fopen("/dev/null", "r");
+    screen = null_out && tty_in ? newterm("xterm-256color", null_out, tty_in) : NULL;
+    if (!screen) {
+        snprintf(why, (size_t)why_size, "cannot start an off-screen xterm-256color terminal");
+        return -1;
+    }
+    set_term(screen);
+    active = true;
+    resizeterm(rows, cols);
+    noecho();
+    curs_set(0);
+    colour = has_colors();
+    if (colour) {
+        start_color();
+        use_default_colors();
+        ck_draw_init_colours();
+    }
+    return 0;
+}
+
 void ck_term_end(void)
 {
     if (active) {
@@ -112,6 +140,7 @@ void ck_term_end(void)
     }
     if (screen) delscreen(screen), screen = NULL;
     if (tty_in) fclose(tty_in), tty_in = NULL;
+    if (null_out) fclose(null_out), null_out = NULL;
     restore_stderr();
     if (stderr_buf) {
         /* what was written while the screen was ours, shown now that the shell has it back */

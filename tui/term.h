@@ -23,6 +23,10 @@ typedef struct {
 
 /* Start curses. Returns 0, or -1 with a one-line reason in `why` (no terminal). */
 int ck_term_init(const ck_term_options *o, char *why, int why_size);
+/* For `ckdoc --bench-ui`: a real curses screen of rows x cols (xterm-256color, colours, UTF-8)
+ * whose output goes to /dev/null and whose input is empty, so that a frame costs what it costs on
+ * a terminal, minus the terminal. No signal handlers, no stderr capture. */
+int ck_term_init_offscreen(int rows, int cols, char *why, int why_size);
 /* End curses and print whatever went to stderr meanwhile. Safe to call twice. */
 void ck_term_end(void);
 bool ck_term_has_colour(void);

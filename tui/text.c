@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,9 +48,56 @@ void ck_shape_str(char *buf, size_t size, const uint64_t *shape, int ndim)
     if (o < size) snprintf(buf + o, size - o, "]");
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 to 4 bytes), with its code point; 0 when the
+ * bytes are not one (stray continuation, overlong form, surrogate, beyond U+10FFFF, truncated). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) return *cp = s[0], 1;
+    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (!len || len > n || s[0] > 0xF4) return 0;
+    uint32_t c = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = c << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    *cp = c;
+    return len;
+}
+
+/* Code points a terminal may act on rather than draw: C0 and DEL, C1 (U+0080..U+009F: 8-bit CSI,
+ * OSC...), and the bidirectional controls that reorder what follows them on the line. */
+static bool is_control(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+           (c >= 0x2066 && c <= 0x2069);
+}
+
+static void escape_text(char *buf, size_t size, const char *s, size_t len, bool quotes)
+{
+    size_t o = 0;
+    if (!size) return;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *p = (const unsigned char *)s + i;
+        uint32_t c = 0;
+        size_t n = utf8_seq(p, len - i, &c);
+        char tmp[12];
+        size_t w;
+        if (!n) w = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", p[0]), n = 1; /* not UTF-8: the byte */
+        else if (is_control(c)) w = (size_t)snprintf(tmp, sizeof tmp, c < 0x80 ? "\\x%02x" : "\\u%04x", (unsigned)c);
+        else if (quotes && (c == '\\' || c == '\'' || c == '"')) tmp[0] = '\\', tmp[1] = (char)c, w = 2;
+        else memcpy(tmp, p, n), w = n;
+        if (o + w >= size) break;
+        memcpy(buf + o, tmp, w);
+        o += w;
+        i += n;
+    }
+    buf[o] = '\0';
+}
+
 void ck_esc(char *buf, size_t size, const char *s, size_t len)
 {
-    ck_escape(buf, size, s, len);
+    escape_text(buf, size, s, len, true);
 }
 
 void ck_shard_short(char *buf, size_t size, const char *name)
@@ -69,7 +117,7 @@ void ck_shard_short(char *buf, size_t size, const char *name)
     }
     size_t n = strlen(name);
     if (n > 12 && !strcmp(name + n - 12, ".safetensors")) n -= 12;
-    ck_escape(buf, size, name, n);
+    ck_esc(buf, size, name, n);
 }
 
 void ck_commas(char *buf, size_t size, uint64_t v)
@@ -86,11 +134,5 @@ void ck_commas(char *buf, size_t size, uint64_t v)
 
 void ck_esc_ctl(char *buf, size_t size, const char *s)
 {
-    size_t o = 0;
-    for (; *s && o + 5 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
-        else buf[o++] = (char)ch;
-    }
-    if (size) buf[o < size ? o : size - 1] = '\0';
+    escape_text(buf, size, s, strlen(s), false);
 }

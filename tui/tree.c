@@ -111,7 +111,11 @@ static int add_node(ck_tree *t, ck_node_kind kind, int parent, const char *label
     n->kind = kind;
     n->parent = parent;
     n->depth = parent >= 0 ? t->nodes[parent].depth + 1 : 0;
-    n->label = strndup(label, label_len);
+    /* a tensor row's label is the tail of its key, which outlives the tree: no copy (100,000
+     * tensors would be 100,000 allocations) */
+    n->own_label = kind != CK_NODE_TENSOR;
+    n->label = n->own_label ? strndup(label, label_len) : label;
+    n->label_len = label_len;
     n->entry = -1;
     n->layer = parent >= 0 ? t->nodes[parent].layer : -1;
     n->expert = -1;
@@ -172,11 +176,43 @@ static void count_experts(ck_tree *t, const ck_expectation *x, const ck_checkpoi
     n->experts_expected = expected > n->experts_present ? expected : n->experts_present;
 }
 
+static int cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+/* ck_expectation_find for catalog entries in key order: the expectations are sorted by key too, so
+ * one forward walk finds them all (a binary search per key was a fifth of building the tree of a
+ * 100,000-tensor checkpoint). Falls back to the search when the order does not hold. */
+static const ck_expected *expectation_of(const ck_expectation *x, const ck_entry *e, const ck_entry *prev, size_t *xi)
+{
+    if (prev && cmp_bytes(prev->name, prev->name_len, e->name, e->name_len) > 0) *xi = 0;
+    if (*xi == 0 || *xi > x->n_items) { /* (re)start where a binary search would land */
+        size_t lo = 0, hi = x->n_items;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_bytes(x->items[mid].key, strlen(x->items[mid].key), e->name, e->name_len) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        *xi = lo;
+    }
+    while (*xi < x->n_items) {
+        const char *k = x->items[*xi].key;
+        int c = cmp_bytes(k, strlen(k), e->name, e->name_len);
+        if (c > 0) break;
+        if (c == 0) return &x->items[*xi];
+        ++*xi;
+    }
+    return NULL;
+}
+
 int ck_tree_build(ck_tree *t, const ck_checkpoint *ck, const ck_findings *f, const ck_expectation *x, bool ascii)
 {
     memset(t, 0, sizeof *t);
     t->ascii = ascii;
     t->f = f;
+    int *entry_node = NULL; /* tensor row of each catalog entry */
     size_t cap = ck->n_entries + f->n;
     item *items = calloc(cap + 1, sizeof *items);
     t->finding_node = malloc((f->n + 1) * sizeof *t->finding_node);
@@ -184,28 +220,35 @@ int ck_tree_build(ck_tree *t, const ck_checkpoint *ck, const ck_findings *f, con
     t->n_findings = f->n;
     size_t n = 0;
     bool have_x = x && x->items;
+    size_t xi = 0; /* catalog and expectation are both sorted by key: walk them side by side */
     for (size_t i = 0; i < ck->n_entries; i++) {
         const ck_entry *e = &ck->entries[i];
-        items[n] = (item){e->name, e->name_len, (long)i, have_x ? ck_expectation_find(x, e->name, e->name_len) : NULL};
+        items[n] = (item){e->name, e->name_len, (long)i, have_x ? expectation_of(x, e, i ? &ck->entries[i - 1] : NULL, &xi) : NULL};
         classify(&items[n++]);
     }
     for (size_t i = 0; i < f->n; i++) {
         const ck_finding *fd = &f->items[i];
         size_t len = strlen(fd->key);
         if (!is_missing_code(fd->code) || !len || ck_checkpoint_find(ck, fd->key)) continue;
-        bool dup = false; /* two findings about one absent key: one row */
-        for (size_t k = ck->n_entries; k < n && !dup; k++) dup = items[k].len == len && !memcmp(items[k].name, fd->key, len);
-        if (dup) continue;
         items[n] = (item){fd->key, len, -1, have_x ? ck_expectation_find(x, fd->key, len) : NULL};
         classify(&items[n++]);
     }
     qsort(items, n, sizeof *items, cmp_item);
+    /* two findings about one absent key: one row (equal keys sort next to each other) */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(kept && items[i].entry < 0 && items[kept - 1].entry < 0 && items[i].len == items[kept - 1].len &&
+              !memcmp(items[i].name, items[kept - 1].name, items[i].len)))
+            items[kept++] = items[i];
+    n = kept;
 
     /* at most: every item, a group per item, a layer and a sub-group per item */
     t->nodes = calloc(3 * n + 8, sizeof *t->nodes);
     t->vis = malloc((3 * n + 8) * sizeof *t->vis);
     t->by_key = malloc((n + 1) * sizeof *t->by_key);
-    if (!t->nodes || !t->vis || !t->by_key) goto nomem;
+    entry_node = malloc((ck->n_entries + 1) * sizeof *entry_node);
+    size_t n_missing = 0;
+    if (!t->nodes || !t->vis || !t->by_key || !entry_node) goto nomem;
     int cur_top = -1, cur_layer = -1, cur_sub = -1, top_node = -1, layer_node = -1, sub_node = -1;
     for (size_t i = 0; i < n; i++) {
         item *it = &items[i];
@@ -221,6 +264,7 @@ int ck_tree_build(ck_tree *t, const ck_checkpoint *ck, const ck_findings *f, con
                 char label[32];
                 int w = snprintf(label, sizeof label, "layer %d", it->layer);
                 layer_node = add_node(t, CK_NODE_LAYER, -1, label, (size_t)w);
+                if (!t->nodes[layer_node].label) goto nomem;
                 t->nodes[layer_node].layer = it->layer;
                 cur_top = CK_TOP_LAYERS, cur_layer = it->layer, cur_sub = -1;
             }
@@ -236,12 +280,35 @@ int ck_tree_build(ck_tree *t, const ck_checkpoint *ck, const ck_findings *f, con
         ck_node *nd = &t->nodes[k];
         nd->key = it->name, nd->key_len = it->len, nd->entry = it->entry, nd->x = it->x;
         nd->layer = it->layer, nd->expert = it->expert;
-        t->by_key[t->n_by_key++] = k;
-        if (!nd->label) goto nomem;
+        if (it->entry >= 0) entry_node[it->entry] = k;
+        else t->by_key[n - ++n_missing] = k; /* rows for absent keys: at the end, sorted below */
     }
     free(items);
     items = NULL;
-    qsort_r(t->by_key, t->n_by_key, sizeof *t->by_key, cmp_node_key, t->nodes);
+    /* by_key: the catalog is in key order already (checked; sorted if not), so only the few rows
+     * for absent keys need sorting, then one merge */
+    size_t n_present = n - n_missing;
+    int *present = malloc((n_present + 1) * sizeof *present);
+    if (!present) goto nomem;
+    bool in_order = true;
+    for (size_t i = 0; i < n_present; i++) {
+        present[i] = entry_node[i];
+        if (i && in_order && cmp_node_key(&present[i - 1], &present[i], t->nodes) > 0) in_order = false;
+    }
+    if (!in_order) qsort_r(present, n_present, sizeof *present, cmp_node_key, t->nodes);
+    int *missing = t->by_key + n_present;
+    qsort_r(missing, n_missing, sizeof *missing, cmp_node_key, t->nodes);
+    int *tmp_missing = malloc((n_missing + 1) * sizeof *tmp_missing);
+    if (!tmp_missing) { free(present); goto nomem; }
+    memcpy(tmp_missing, missing, n_missing * sizeof *missing);
+    for (size_t a = 0, b = 0, o = 0; o < n; o++)
+        t->by_key[o] = b >= n_missing || (a < n_present && cmp_node_key(&present[a], &tmp_missing[b], t->nodes) <= 0)
+                           ? present[a++] : tmp_missing[b++];
+    t->n_by_key = n;
+    free(present);
+    free(tmp_missing);
+    free(entry_node);
+    entry_node = NULL;
 
     for (size_t i = 0; i < t->n; i++) t->nodes[i].end = (int)i + 1;
     for (size_t i = t->n; i-- > 0;) {
@@ -249,36 +316,54 @@ int ck_tree_build(ck_tree *t, const ck_checkpoint *ck, const ck_findings *f, con
         if (c->parent >= 0 && t->nodes[c->parent].end < c->end) t->nodes[c->parent].end = c->end;
     }
 
-    /* findings to rows */
+    /* findings to rows: by key, else (a finding about a layer) by layer, through the layer rows in
+     * layer order; no scan of the nodes per finding */
+    int *layer_rows = malloc((t->n + 1) * sizeof *layer_rows);
+    size_t n_layer_rows = 0;
+    if (!layer_rows) goto nomem;
+    for (size_t i = 0; i < t->n; i = (size_t)t->nodes[i].end)
+        if (t->nodes[i].kind == CK_NODE_LAYER) layer_rows[n_layer_rows++] = (int)i;
+    int max_rule = -1;
     for (size_t i = 0; i < f->n; i++) {
         const ck_finding *fd = &f->items[i];
         int node = fd->key[0] ? ck_tree_find_key(t, fd->key, strlen(fd->key)) : -1;
         if (node < 0 && fd->layer >= 0) {
-            bool experts = fd->code == CK_F_MISSING_EXPERTS || fd->code == CK_F_DUPLICATE_EXPERTS;
-            for (size_t k = 0; k < t->n && node < 0; k++) {
-                const ck_node *c = &t->nodes[k];
-                if (c->kind == CK_NODE_LAYER && c->layer == fd->layer) {
-                    node = (int)k;
-                    for (int j = (int)k + 1; experts && j < c->end; j++)
+            size_t lo = 0, hi = n_layer_rows;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (t->nodes[layer_rows[mid]].layer < fd->layer) lo = mid + 1;
+                else hi = mid;
+            }
+            if (lo < n_layer_rows && t->nodes[layer_rows[lo]].layer == fd->layer) {
+                node = layer_rows[lo];
+                if (fd->code == CK_F_MISSING_EXPERTS || fd->code == CK_F_DUPLICATE_EXPERTS)
+                    for (int j = node + 1; j < t->nodes[layer_rows[lo]].end; j = t->nodes[j].end)
                         if (t->nodes[j].kind == CK_NODE_EXPERTS) node = j;
-                }
             }
         }
         t->finding_node[i] = node;
         if (node < 0) continue;
         ck_node *nd = &t->nodes[node];
         if (nd->finding < 0 || (int)fd->severity > nd->sev) nd->finding = (int)i, nd->sev = (int)fd->severity;
+        if (fd->code == CK_F_SQUARE_AMBIGUOUS && nd->x && nd->x->rule > max_rule) max_rule = nd->x->rule;
     }
-    /* one SQUARE_AMBIGUOUS finding stands for every tensor of its rule */
-    for (size_t i = 0; i < f->n; i++) {
-        int node = t->finding_node[i];
-        if (f->items[i].code != CK_F_SQUARE_AMBIGUOUS || node < 0 || !t->nodes[node].x) continue;
-        int rule = t->nodes[node].x->rule;
+    free(layer_rows);
+    /* one SQUARE_AMBIGUOUS finding stands for every tensor of its rule (the first one per rule) */
+    if (max_rule >= 0) {
+        int *by_rule = malloc(((size_t)max_rule + 1) * sizeof *by_rule);
+        if (!by_rule) goto nomem;
+        for (int r = 0; r <= max_rule; r++) by_rule[r] = -1;
+        for (size_t i = 0; i < f->n; i++) {
+            int node = t->finding_node[i];
+            if (f->items[i].code != CK_F_SQUARE_AMBIGUOUS || node < 0 || !t->nodes[node].x || t->nodes[node].x->rule < 0) continue;
+            if (by_rule[t->nodes[node].x->rule] < 0) by_rule[t->nodes[node].x->rule] = (int)i;
+        }
         for (size_t k = 0; k < t->n; k++) {
             ck_node *c = &t->nodes[k];
-            if (c->kind == CK_NODE_TENSOR && c->entry >= 0 && c->x && c->x->rule == rule && c->finding < 0)
-                c->finding = (int)i, c->sev = (int)f->items[i].severity;
+            int fi = c->kind == CK_NODE_TENSOR && c->entry >= 0 && c->x && c->x->rule >= 0 && c->x->rule <= max_rule ? by_rule[c->x->rule] : -1;
+            if (fi >= 0 && c->finding < 0) c->finding = fi, c->sev = (int)f->items[fi].severity;
         }
+        free(by_rule);
     }
 
     for (size_t i = 0; i < t->n; i++) {
@@ -302,13 +387,15 @@ int ck_tree_build(ck_tree *t, const ck_checkpoint *ck, const ck_findings *f, con
     return 0;
 nomem:
     free(items);
+    free(entry_node);
     ck_tree_free(t);
     return -1;
 }
 
 void ck_tree_free(ck_tree *t)
 {
-    for (size_t i = 0; t->nodes && i < t->n; i++) free(t->nodes[i].label);
+    for (size_t i = 0; t->nodes && i < t->n; i++)
+        if (t->nodes[i].own_label) free((char *)t->nodes[i].label);
     free(t->nodes);
     free(t->vis);
     free(t->by_key);
@@ -459,7 +546,9 @@ void ck_tree_row(const ck_tree *t, const ck_checkpoint *ck, int i, ck_row_view *
         ck_human_size(buf, sizeof buf, n->bytes);
         set_cell(&out->c[CK_COL_SIZE], CK_S_DIM, buf);
         /* a finding about the group itself (missing or duplicate experts) names itself */
-        if (n->sev >= 0 && n->sev >= n->worst)
+        if (t->pending)
+            set_cell(&out->c[CK_COL_STATUS], CK_S_DIM, "...");
+        else if (n->sev >= 0 && n->sev >= n->worst)
             set_cell(&out->c[CK_COL_STATUS], ck_style_of_severity(n->sev), ck_status_word(t->f->items[n->finding].code));
         else
             group_status(n, &out->c[CK_COL_STATUS]);
@@ -467,7 +556,7 @@ void ck_tree_row(const ck_tree *t, const ck_checkpoint *ck, int i, ck_row_view *
     }
     /* no expander on a leaf: two spaces keep the names aligned with the group names */
     memcpy(out->c[CK_COL_NAME].text, "  ", 2);
-    ck_esc(out->c[CK_COL_NAME].text + 2, CK_CELL_MAX - 2, n->label, strlen(n->label));
+    ck_esc(out->c[CK_COL_NAME].text + 2, CK_CELL_MAX - 2, n->label, n->label_len);
     if (n->entry < 0) {
         out->c[CK_COL_NAME].style = CK_S_MISSING;
         if (n->x && (n->x->flags & CK_EXP_HAS_DTYPE)) set_cell(&out->c[CK_COL_DTYPE], CK_S_DIM, ck_dtype_name(n->x->dtype));
@@ -496,6 +585,7 @@ void ck_tree_row(const ck_tree *t, const ck_checkpoint *ck, int i, ck_row_view *
             set_cell(&out->c[CK_COL_SHARD], CK_S_DIM, buf);
         }
     }
-    if (n->sev < 0) set_cell(&out->c[CK_COL_STATUS], CK_S_OK, "ok");
+    if (t->pending) set_cell(&out->c[CK_COL_STATUS], CK_S_DIM, "...");
+    else if (n->sev < 0) set_cell(&out->c[CK_COL_STATUS], CK_S_OK, "ok");
     else set_cell(&out->c[CK_COL_STATUS], ck_style_of_severity(n->sev), ck_status_word(t->f->items[n->finding].code));
 }

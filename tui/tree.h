@@ -24,7 +24,9 @@ typedef struct {
     int parent;            /* -1 at the top */
     int depth;
     int end;               /* one past the last descendant: nodes are stored in display order */
-    char *label;           /* group name, or the key without its "...layers.N." prefix (raw bytes) */
+    const char *label;     /* group name, or the key without its "...layers.N." prefix (raw bytes) */
+    size_t label_len;
+    bool own_label;        /* label was allocated (group rows); tensor rows point into their key */
     const char *key;       /* tensor rows: the full key (raw bytes; escape before showing) */
     size_t key_len;
     long entry;            /* catalog index, or -1 for a missing key */
@@ -55,6 +57,7 @@ typedef struct {
     const ck_findings *f;  /* borrowed */
     bool ascii;            /* expander glyphs "+"/"-" instead of triangles */
     bool filtering;
+    bool pending;          /* the checks have not run yet: status cells say so instead of "ok" */
 } ck_tree;
 
 typedef enum { CK_COL_NAME, CK_COL_DTYPE, CK_COL_SHAPE, CK_COL_SIZE, CK_COL_SHARD, CK_COL_STATUS, CK_COL_COUNT } ck_col;

@@ -81,6 +81,59 @@ else
 fi
 echo
 
+# ---- browser -----------------------------------------------------------------------------------
+# `ckdoc PATH --bench-ui` (tui/app.c) runs the browser's own code on an off-screen curses terminal
+# of 200x60 (xterm-256color, output to /dev/null): open, tree, first frame (checks pending), the
+# checks, the view with the findings, then a scripted session of key presses (moves, pages, expand
+# all, jumps from findings, a search typed key by key, statistics started and cancelled, help),
+# each followed by a full frame. Each run prints key=value lines; figures are medians over runs.
+echo "== browser (ckdoc PATH --bench-ui, off-screen curses 200x60; $RUNS runs) =="
+big="$WORK/x/deepseek_v3-full-sparse"
+[ -d "$big" ] || "$CKDOC" demo "$big" deepseek_v3-full-sparse > /dev/null 2>&1
+if ! "$CKDOC" "$big" --bench-ui > "$WORK/ui1.txt" 2>/dev/null; then
+    echo "  ckdoc --bench-ui failed"
+else
+    : > "$WORK/ui.txt"
+    r=0
+    while [ "$r" -lt "$RUNS" ]; do
+        "$CKDOC" "$big" --bench-ui 2>/dev/null | tr '\n' ' ' >> "$WORK/ui.txt"
+        echo >> "$WORK/ui.txt"
+        r=$((r + 1))
+    done
+    med() { # field: median over the runs
+        while read -r l; do field "$1" "$l"; done < "$WORK/ui.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+    }
+    first=$(med first_screen_ms) full=$(med full_screen_ms) kmax=$(med key_max_ms)
+    l1=$(head -n 1 "$WORK/ui.txt")
+    echo "  $(field tensors "$l1") tensors, $(field findings "$l1") findings, $(field tree_nodes "$l1") tree rows, $(field size "$l1")"
+    printf '  first screen (tree drawn, checks pending): median %s ms (open %s, tree %s, frame %s)\n' "$first" \
+        "$(med open_ms)" "$(med model_ms)" "$(med first_frame_ms)"
+    printf '    target: opening a 100,000-tensor checkpoint to a drawn first screen < 500 ms: %s\n' "$(verdict "$first" 500)"
+    printf '  full screen (checks done, findings drawn): median %s ms (checks and view %s ms more)\n' "$full" "$(med check_and_model_ms)"
+    printf '  redraw after a key press, %s keys per run: median %s ms, p95 %s ms, max %s ms (median of the runs)\n' \
+        "$(field keys "$l1")" "$(med key_median_ms)" "$(med key_p95_ms)" "$kmax"
+    printf '    target: redraw after a key press < 16 ms at 200x60 (slowest key): %s\n' "$(verdict "$kmax" 16)"
+    # The same, on a real terminal: tmux draws the screen; polled, so coarser (includes tmux's start).
+    if command -v tmux > /dev/null 2>&1; then
+        sock="ckdoc-bench-$$"
+        t0=$(date +%s%N)
+        tmux -L "$sock" new-session -d -x 200 -y 60 "env TERM=tmux-256color LANG=C.UTF-8 $CKDOC $big; sleep 30"
+        seen=""
+        n=0
+        while [ "$n" -lt 500 ]; do
+            scr=$(tmux -L "$sock" capture-pane -p 2> /dev/null)
+            if [ -z "$seen" ] && printf '%s' "$scr" | grep -q 'Tree  '; then seen=$(( ($(date +%s%N) - t0) / 1000000 )); fi
+            if [ -n "$seen" ] && ! printf '%s' "$scr" | grep -q 'checking\.\.\.'; then break; fi
+            n=$((n + 1))
+        done
+        done_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        tmux -L "$sock" kill-server 2> /dev/null
+        printf '  in tmux (200x60, polled): first screen visible after %s ms, findings after %s ms (with tmux start)\n' \
+            "${seen:-?}" "$done_ms"
+    fi
+fi
+echo
+
 # ---- check --deep streaming -----------------------------------------------------------------
 echo "== check --deep streaming =="
 if "$CKDOC" check --help 2>&1 | grep -q -- '--deep'; then

@@ -103,6 +103,31 @@ check quit_no_stays sh -c "sleep 0.3; tmux -L $SOCK capture-pane -p -t ask | gre
 tm send-keys -t ask q y
 check quit_yes wait_for ask "CKDOC-EXIT=0"
 
+# ---- mouse: the footer's items are buttons (as htop's function bar) -----------------------------
+# A left press and its release in the X10 encoding of kmous (ESC [ M, then 32 + button (3 is the
+# release), 33 + x, 33 + y), written to the pane as raw bytes; columns are found on the screen.
+click() { # session x y (0-based)
+    cx=$(printf '%02x' $((33 + $2))) cy=$(printf '%02x' $((33 + $3)))
+    tm send-keys -t "$1" -H 1b 5b 4d 20 "$cx" "$cy" 1b 5b 4d 23 "$cx" "$cy"
+}
+col_of() { # session text: 0-based column of text on the last line
+    screen "$1" | tail -n 1 | awk -v t="$2" '{ print index($0, t) - 1 }'
+}
+start mouse 120 40 "$T/demo"
+wait_for mouse "Tree  9 rows" >/dev/null
+wait_for mouse "?:help" >/dev/null
+click mouse "$(col_of mouse '?:help')" 39
+check click_footer_help wait_for mouse "save the plan (ckdoc.plan/1 JSON)"
+tm send-keys -t mouse q
+n=30
+while [ "$n" -gt 0 ] && ! gone mouse "ckdoc.plan/1 JSON"; do sleep 0.1; n=$((n - 1)); done
+click mouse "$(( $(col_of mouse ' errors') + 2 ))" 39
+check click_footer_errors wait_for mouse "Findings  2 of 4 (errors"
+click mouse "$(( $(col_of mouse '/:search') + 3 ))" 39
+check click_footer_search wait_for mouse "/_"
+tm send-keys -t mouse Escape q
+check mouse_quit wait_for mouse "CKDOC-EXIT=0"
+
 # ---- read-only ---------------------------------------------------------------------------------
 start ro 120 40 "$T/demo" --read-only
 wait_for ro "[read-only]" >/dev/null
@@ -127,6 +152,41 @@ tm resize-window -t tiny -x 100 -y 30
 check resize_redraws wait_for tiny "Tree  9 rows"
 tm send-keys -t tiny q
 check resize_quit wait_for tiny "CKDOC-EXIT=0"
+
+# ---- hostile names: escape sequences in tensor names and in a shard's file name ---------------
+# ESC [ 2 J (clear), ESC ] 0 ; title BEL (retitle), CR, DEL, 8-bit CSI (U+009B), a right-to-left
+# override, and invalid UTF-8 (the readers refuse it inside headers, so it comes in the file name).
+# The screen must show them escaped, keep its header (not cleared), and keep its title: a control
+# session first shows that this tmux does take a title from OSC 0.
+mkdir -p "$T/hostile"
+python3 - "$T/hostile" <<'PY'
+import json, os, struct, sys
+names = ["\x1b[2J", "\x1b]0;pwned\x07x", "a\rb.weight", "del\x7f.weight", "c1\u009b31m.weight",
+         "rtl\u202egnp.exe.weight", "model.layers.0.mlp.\x1b[31mred.weight", "ok.weight"]
+hdr = {n: {"dtype": "F32", "shape": [2], "data_offsets": [8 * i, 8 * i + 8]} for i, n in enumerate(names)}
+h = json.dumps(hdr).encode()
+h += b" " * (-len(h) % 8)
+with open(os.path.join(os.fsencode(sys.argv[1]), b"w\xff\xfe\x1b[2J.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h + bytes(8 * len(names)))
+PY
+tm new-session -d -s ctl -x 80 -y 20 "printf '\033]0;pwned\007'; sleep 60"
+check hostile_control_title_works sh -c "sleep 0.3; tmux -L $SOCK display -p -t ctl '#{pane_title}' | grep -qx pwned"
+start hostile 120 40 "$T/hostile"
+check hostile_opens wait_for hostile "no family spec; 8 tensors in 1 shard"
+tm send-keys -t hostile + j j
+check hostile_clear_escaped wait_for hostile '\x1b[2J'
+check hostile_title_escaped wait_for hostile '\x1b]0;pwned\x07x'
+check hostile_cr_escaped wait_for hostile 'a\x0db.weight'
+check hostile_del_escaped wait_for hostile 'del\x7f.weight'
+check hostile_c1_escaped wait_for hostile 'c1\u009b31m.weight'
+check hostile_rtl_escaped wait_for hostile 'rtl\u202egnp.exe.weight'
+check hostile_sgr_escaped wait_for hostile 'mlp.\x1b[31mred.weight'
+check hostile_file_name_escaped wait_for hostile 'w\xff\xfe\x1b[2J.safetensors'
+# not cleared: the title bar and the panes are all still there after the names were drawn
+check hostile_not_cleared sh -c "tmux -L $SOCK capture-pane -p -t hostile | grep -q '^ ckdoc ' && tmux -L $SOCK capture-pane -p -t hostile | grep -q 'Findings  '"
+check hostile_not_retitled sh -c "! tmux -L $SOCK display -p -t hostile '#{pane_title}' | grep -q pwned"
+tm send-keys -t hostile q
+check hostile_quit wait_for hostile "CKDOC-EXIT=0"
 
 # ---- SIGTERM restores the terminal ---------------------------------------------------------------
 tm new-session -d -s term -x 120 -y 40 \

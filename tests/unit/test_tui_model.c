@@ -3,15 +3,20 @@
  * search, filter, jump-from-finding, the plan (add, refuse duplicates, reorder, remove, save as
  * ckdoc.plan/1), read-only, the help generated from the key table, and the layout limits. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "inspect/check.h"
+#include "kernels/backend.h"
+#include "kernels/tensor_eval.h"
 #include "tests/check.h"
 #include "tests/gen/fixtures.h"
 #include "tui/layout.h"
 #include "tui/model.h"
 #include "tui/statjob.h"
+#include "tui/text.h"
 
 static char root[] = "/tmp/ckdoc-tui-XXXXXX";
 
@@ -409,6 +414,275 @@ static void test_stats_job(void)
     close_fixture(&t);
 }
 
+/* Run a job on `key` to the end. */
+static bool run_job(ck_statjob *j, ck_checkpoint *ck, const char *key)
+{
+    const ck_entry *e = ck_checkpoint_find(ck, key);
+    if (!e) {
+        fprintf(stderr, "  no tensor %s\n", key);
+        return false;
+    }
+    if (ck_statjob_start(j, ck, (long)(e - ck->entries)) < 0) {
+        fprintf(stderr, "  %s: %s\n", key, j->error);
+        return false;
+    }
+    for (int i = 0; i < 1000 && ck_statjob_state(j) == CK_JOB_RUNNING; i++) usleep(10000);
+    ck_statjob_stop(j);
+    if (ck_statjob_state(j) != CK_JOB_DONE) fprintf(stderr, "  %s: %s\n", key, j->error);
+    return ck_statjob_state(j) == CK_JOB_DONE;
+}
+
+/* What `ckdoc stats` computes for the group that `key` heads. */
+static bool reference_stats(ck_checkpoint *ck, const char *key, ck_tresult *r)
+{
+    ck_error err;
+    ck_tgroup g;
+    const ck_entry *e = ck_checkpoint_find(ck, key);
+    if (!e) return false;
+    ck_tgroup_find(ck, e, &g);
+    ck_backend *be = ck_backend_cpu_create(1, &err);
+    ck_teval *ev = be ? ck_teval_new(ck, be, 1, &err) : NULL;
+    bool ok = ev && ck_teval_stats(ev, &g, r, &err) == 0 && r->has_stats;
+    ck_teval_free(ev);
+    if (be) ck_backend_destroy(be);
+    return ok;
+}
+
+static bool same_stats(const ck_stats *a, const ck_stats *b, bool exact_sums)
+{
+    bool ok = a->count == b->count && a->t.finite == b->t.finite && a->t.nan == b->t.nan && a->t.inf == b->t.inf &&
+              a->t.zero == b->t.zero && a->t.min == b->t.min && a->t.max == b->t.max &&
+              !memcmp(a->t.hist, b->t.hist, sizeof a->t.hist);
+    if (exact_sums) return ok && a->mean == b->mean && a->std == b->std;
+    /* the same values in another order (a transposed copy): sums agree to rounding */
+    return ok && fabs(a->mean - b->mean) <= 1e-12 + 1e-9 * fabs(b->mean) && fabs(a->std - b->std) <= 1e-9 * fabs(b->std);
+}
+
+/* Quantized tensors are dequantized with their scales: the browser's numbers are `ckdoc stats`'s
+ * (the same group through ck_teval_stats, bit for bit), and for GPT-OSS's MXFP4 down_proj they
+ * are those of the BF16 release of the same weights. FP8 block scales (DeepSeek-V3) and NVFP4
+ * (Nemotron-H) too. Packed F4 is no longer refused. */
+static void test_stats_dequantized(void)
+{
+    static ck_statjob j;
+    ck_tresult ref;
+    fx q, b;
+    CHECK(open_fixture(&q, "gpt_oss", false));
+    CHECK(open_fixture(&b, "gpt_oss-bf16", false));
+    if (q.ok && b.ok) {
+        const char *blocks = "model.layers.1.mlp.experts.down_proj_blocks";
+        CHECK(run_job(&j, &q.ck, blocks));
+        CHECK(j.grouped && j.g.fmt == CK_GROUP_MXFP4);
+        CHECK_EQ_U64(j.st.count, 4 * 64 * 96);
+        CHECK(j.g.ndim == 3 && j.g.shape[2] == 96);
+        char what[200];
+        ck_statjob_describe(&j, what, sizeof what);
+        CHECK_STR(what, "MXFP4 dequantized (U8 codes, U8 scales)");
+        CHECK(reference_stats(&q.ck, blocks, &ref));
+        CHECK(same_stats(&j.st, &ref.st, true));
+        /* real values, not codes: codes are 0..255 */
+        CHECK(j.st.t.min == -0.75f && j.st.t.max == 0.75f);
+        CHECK(j.heat_max > 0 && j.heat_max < 1);
+        CHECK(reference_stats(&b.ck, "model.layers.1.mlp.experts.down_proj", &ref));
+        CHECK(same_stats(&j.st, &ref.st, false));
+        static ck_statjob jb;
+        CHECK(run_job(&jb, &b.ck, "model.layers.1.mlp.experts.down_proj"));
+        CHECK(same_stats(&j.st, &jb.st, false));
+        CHECK(same_stats(&jb.st, &ref.st, true));
+    }
+    close_fixture(&q);
+    close_fixture(&b);
+
+    static const struct { const char *fixture, *key; ck_group_fmt fmt; } quant[] = {
+        {"deepseek_v3", "model.layers.1.mlp.experts.3.down_proj.weight", CK_GROUP_FP8},
+        {"deepseek_v3", "model.layers.0.self_attn.q_a_proj.weight", CK_GROUP_FP8},
+        {"nemotron_h-nvfp4", NULL, CK_GROUP_NVFP4},
+    };
+    for (size_t i = 0; i < sizeof quant / sizeof *quant; i++) {
+        fx t;
+        CHECK(open_fixture(&t, quant[i].fixture, false));
+        if (!t.ok) continue;
+        const char *key = quant[i].key;
+        if (!key) /* the first NVFP4 weight of the fixture */
+            for (size_t k = 0; k < t.ck.n_entries && !key; k++) {
+                ck_tgroup g;
+                if (ck_tgroup_find(&t.ck, &t.ck.entries[k], &g) && g.fmt == quant[i].fmt) key = t.ck.entries[k].name;
+            }
+        CHECK(key != NULL);
+        if (key && run_job(&j, &t.ck, key)) {
+            CHECK(j.grouped && j.g.fmt == quant[i].fmt);
+            CHECK(reference_stats(&t.ck, key, &ref));
+            CHECK(same_stats(&j.st, &ref.st, true));
+            CHECK(j.st.std > 0);
+        } else {
+            CHECK(!"job ran");
+        }
+        close_fixture(&t);
+    }
+}
+
+/* Text that a terminal can only draw: well-formed UTF-8, no C0, DEL, C1 or bidi controls. */
+static bool drawable(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t c;
+        int n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC2 ? 2 : 0;
+        if (!n) return false;
+        c = n == 1 ? *p : (uint32_t)(*p & (0x7F >> n));
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80) return false;
+            c = c << 6 | (p[i] & 0x3F);
+        }
+        if (c < 0x20 || (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)) return false;
+        p += n;
+    }
+    return true;
+}
+
+static bool line_drawable(const ck_line *l)
+{
+    for (int c = 0; c < l->n; c++)
+        if (!drawable(l->c[c].text)) {
+            fprintf(stderr, "  not drawable: %s\n", l->c[c].text);
+            return false;
+        }
+    return true;
+}
+
+/* Tensor names (and a shard's file name) that would drive a terminal: clear the screen, set the
+ * title, return the carriage, delete, 8-bit CSI, right-to-left override, invalid UTF-8. Every cell
+ * the view model hands the drawing code shows them escaped. */
+static void test_hostile_names(void)
+{
+    char dir[600], file[700];
+    snprintf(dir, sizeof dir, "%s/hostile", root);
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(file, sizeof file, "%s/w\xff\xfe\x1b[2J.safetensors", dir); /* the file name is hostile too */
+    static const char *const names[] = {
+        "\\u001b[2J", "\\u001b]0;pwned\\u0007x", "a\\rb.weight", "del\\u007f.weight", "c1\\u009b31m.weight",
+        "rtl\\u202egnp.exe.weight", "model.layers.0.mlp.\\u001b[31mred.weight", "ok.weight",
+    };
+    size_t n = sizeof names / sizeof *names;
+    char hdr[2048];
+    size_t o = (size_t)snprintf(hdr, sizeof hdr, "{");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(hdr + o, sizeof hdr - o, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%zu,%zu]}",
+                              i ? "," : "", names[i], 8 * i, 8 * i + 8);
+    o += (size_t)snprintf(hdr + o, sizeof hdr - o, "}");
+    while (o % 8) hdr[o++] = ' ';
+    FILE *fp = fopen(file, "wb");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    uint64_t len = o;
+    static const float zeros[64];
+    fwrite(&len, 8, 1, fp);
+    fwrite(hdr, 1, o, fp);
+    fwrite(zeros, 8, n, fp);
+    fclose(fp);
+
+    fx t;
+    CHECK(open_fixture(&t, "hostile", false));
+    if (!t.ok) return;
+    ck_model *m = &t.m;
+    CHECK_EQ_U64(m->ck->n_entries, n);
+    ck_model_key(m, '+');
+    bool clear = false, title = false, cr = false, del = false, c1 = false, rtl = false, layer = false, shard = false;
+    for (size_t v = 0; v < m->tree.n_vis; v++) {
+        ck_row_view rv;
+        ck_tree_row(&m->tree, m->ck, m->tree.vis[v], &rv);
+        for (int c = 0; c < CK_COL_COUNT; c++) CHECK(drawable(rv.c[c].text));
+        const char *name = rv.c[CK_COL_NAME].text;
+        clear |= strstr(name, "\\x1b[2J") != NULL;
+        title |= strstr(name, "\\x1b]0;pwned\\x07x") != NULL;
+        cr |= strstr(name, "a\\x0db.weight") != NULL;
+        del |= strstr(name, "del\\x7f.weight") != NULL;
+        c1 |= strstr(name, "c1\\u009b31m.weight") != NULL;
+        rtl |= strstr(name, "rtl\\u202egnp.exe.weight") != NULL;
+        layer |= strstr(name, "\\x1b[31mred.weight") != NULL;
+        shard |= strstr(rv.c[CK_COL_SHARD].text, "w\\xff\\xfe\\x1b[2J") != NULL;
+        /* the detail pane of every row */
+        ck_list_select(&m->list[CK_PANE_TREE], v);
+        ck_line d[64];
+        size_t nd = ck_model_detail(m, d, 64);
+        for (size_t i = 0; i < nd; i++) CHECK(line_drawable(&d[i]));
+    }
+    CHECK(clear && title && cr && del && c1 && rtl && layer && shard);
+    ck_line l;
+    ck_model_header(m, &l);
+    CHECK(line_drawable(&l));
+    for (size_t i = 0; i < m->n_fvis; i++) {
+        ck_model_finding_line(m, i, &l);
+        CHECK(line_drawable(&l));
+    }
+    ck_model_search(m, "pwned", 1);
+    CHECK(strstr(selected_key(m), "pwned") != NULL);
+    close_fixture(&t);
+
+    /* the escaping itself: bytes that are not UTF-8 one by one, valid text untouched */
+    char out[200];
+    ck_esc(out, sizeof out, "bad\xff\xfe|\xc0\xaf|\xed\xa0\x80|\xe2\x82", 15);
+    CHECK_STR(out, "bad\\xff\\xfe|\\xc0\\xaf|\\xed\\xa0\\x80|\\xe2\\x82");
+    ck_esc(out, sizeof out, "caf\xc3\xa9 \xe2\x96\xb8 \xf0\x9f\x99\x82", 14);
+    CHECK_STR(out, "caf\xc3\xa9 \xe2\x96\xb8 \xf0\x9f\x99\x82");
+    ck_esc_ctl(out, sizeof out, "key 'a\rb' \xc2\x9b");
+    CHECK_STR(out, "key 'a\\x0db' \\u009b");
+}
+
+/* The footer: hints on the left and counts on the right, each a click target acting as its key;
+ * the detail pane scrolls with J/K and starts at the top again for another selection. */
+static void test_footer_and_detail_scroll(void)
+{
+    fx t;
+    CHECK(open_fixture(&t, "demo", false));
+    if (!t.ok) return;
+    ck_model *m = &t.m;
+    ck_footer_item it[24];
+    size_t n = ck_model_footer(m, 120, true, it, 24);
+    int slash = -1, errors = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].key == '/') slash = (int)i;
+        if (it[i].key == '1') errors = (int)i;
+        CHECK(it[i].x >= 0 && it[i].x + it[i].w <= 120);
+        if (i) CHECK(it[i].x >= it[i - 1].x + it[i - 1].w || it[i].key_text[0]); /* no overlap */
+    }
+    CHECK(slash >= 0 && errors >= 0);
+    if (slash >= 0 && errors >= 0) {
+        CHECK_STR(it[slash].key_text, "/");
+        CHECK_STR(it[slash].text, ":search");
+        CHECK(strstr(it[errors].text, "2 errors") != NULL);
+        CHECK(ck_model_footer_key(m, 120, true, it[slash].x) == '/');
+        CHECK(ck_model_footer_key(m, 120, true, it[slash].x + it[slash].w - 1) == '/');
+        CHECK(ck_model_footer_key(m, 120, true, it[errors].x + 2) == '1');
+        CHECK(ck_model_footer_key(m, 120, false, it[slash].x) == 0); /* a message has the left side */
+        CHECK(ck_model_footer_key(m, 120, true, 0) == 0);
+        /* a click is the key: the search prompt, the severity filter */
+        CHECK(ck_model_key(m, ck_model_footer_key(m, 120, true, it[slash].x)) & CK_R_ASK_SEARCH);
+        ck_model_key(m, ck_model_footer_key(m, 120, true, it[errors].x));
+        CHECK_EQ_U64(m->n_fvis, 2);
+    }
+    /* hints that do not fit are left out, never cut */
+    n = ck_model_footer(m, 80, true, it, 24);
+    for (size_t i = 0; i < n; i++) CHECK(it[i].x + it[i].w <= 80);
+
+    /* the transposed expert's detail has more lines than a short pane */
+    ck_model_jump(m, finding_index(m, CK_F_TRANSPOSED));
+    ck_line d[64];
+    size_t nd = ck_model_detail(m, d, 64);
+    CHECK(nd > 6);
+    CHECK_EQ_U64(ck_model_detail_top(m, nd), 0);
+    ck_model_key(m, 'J');
+    CHECK_EQ_U64(ck_model_detail_top(m, nd), 3);
+    ck_model_key(m, 'J'), ck_model_key(m, 'J'), ck_model_key(m, 'J'), ck_model_key(m, 'J');
+    CHECK_EQ_U64(ck_model_detail_top(m, nd), nd - 1); /* clamped */
+    ck_model_key(m, 'K');
+    CHECK_EQ_U64(ck_model_detail_top(m, nd), nd - 4);
+    ck_model_key(m, 'j'); /* another row: from the top */
+    CHECK_EQ_U64(ck_model_detail_top(m, ck_model_detail(m, d, 64)), 0);
+    CHECK(ck_key_action('J', CK_CTX_PLAN) == CK_A_MOVE_DOWN); /* the plan keeps J/K for reordering */
+    close_fixture(&t);
+}
+
 static void test_help_from_key_table(void)
 {
     ck_line lines[128];
@@ -460,6 +734,9 @@ int main(void)
     RUN_TEST("tui", test_missing_rows);
     RUN_TEST("tui", test_broken_config_is_a_finding);
     RUN_TEST("tui", test_stats_job);
+    RUN_TEST("tui", test_stats_dequantized);
+    RUN_TEST("tui", test_hostile_names);
+    RUN_TEST("tui", test_footer_and_detail_scroll);
     RUN_TEST("tui", test_help_from_key_table);
     RUN_TEST("tui", test_layout);
     char cmd[200];
