@@ -34,8 +34,9 @@ int ck_error_set(ck_error *err, ck_errcode code, const char *file, const char *k
  * are left out ("FILE: byte OFFSET: MESSAGE", "FILE: key 'KEY': MESSAGE"). */
 void ck_error_format(const ck_error *err, char *buf, size_t size);
 
-/* Copy `src` into `dst` (size `size`), escaping bytes < 0x20, 0x7f, backslash and quotes so that a
- * hostile tensor name can never drive the terminal. UTF-8 above 0x7f passes through. */
+/* Copy `src` into `dst` (size `size`), escaping so that a hostile tensor name can never drive the
+ * terminal: bytes < 0x20, 0x7f and bytes that are not UTF-8 become \xNN; C1 controls and bidi
+ * overrides become \uNNNN; backslash and quotes get a backslash. Other UTF-8 passes through. */
 void ck_escape(char *dst, size_t size, const char *src, size_t src_len);
 
 #endif
