@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- small helpers shared by the passes ---------------------------------------------- */
@@ -430,8 +431,22 @@ static void check_tied(ck_check_ctx *c)
                           "loaders will ignore it and use the embeddings");
 }
 
+/* CKDOC_PROFILE=1 prints how long each pass took, on stderr (for benchmarks and slow cases). */
+static double phase_start;
+static void phase(const char *name)
+{
+    static int on = -1;
+    if (on < 0) on = getenv("CKDOC_PROFILE") != NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    if (on && name) fprintf(stderr, "ckdoc: profile: %-18s %8.1f ms\n", name, now - phase_start);
+    phase_start = now;
+}
+
 int ck_check_run(ck_checkpoint *ck, const ck_check_options *opt, ck_findings *out, ck_expectation *x, ck_error *err)
 {
+    phase(NULL);
     memset(x, 0, sizeof *x);
     ck_check_ctx c = {.ck = ck, .opt = opt, .f = out, .x = x};
     report_problems(&c);
@@ -450,21 +465,27 @@ int ck_check_run(ck_checkpoint *ck, const ck_check_options *opt, ck_findings *ou
     /* The shape-level checks read a few pages here and there: no read-ahead until --deep streams. */
     for (size_t s = 0; s < ck->n_shards; s++)
         if (ck->shards[s].ok && ck->shards[s].st.fd >= 0) posix_fadvise(ck->shards[s].st.fd, 0, 0, POSIX_FADV_RANDOM);
+    phase("spec");
     if (c.have_spec) {
         check_tied(&c);
         match_keys(&c);
         check_torch_dtype(&c);
+        phase("keys and shapes");
         ck_check_reference(&c);
         report_squares(&c);
+        phase("square tensors");
         ck_check_quant_config(&c);
         report_unexpected(&c);
         ck_check_experts(&c);
+        phase("experts");
         report_missing(&c);
         ck_check_quant_values(&c);
+        phase("scale values");
     }
     for (size_t s = 0; s < ck->n_shards; s++)
         if (ck->shards[s].ok && ck->shards[s].st.fd >= 0) posix_fadvise(ck->shards[s].st.fd, 0, 0, POSIX_FADV_NORMAL);
     ck_check_deep(&c);
+    if (opt->deep) phase("deep");
     free(c.match), free(c.present), free(c.explained), free(c.squares), free(c.square_state);
     return 0;
 }

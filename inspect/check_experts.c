@@ -3,6 +3,7 @@
  * symptom of ranks overwriting each other's files). */
 #include "check_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,8 @@ static void missing_experts(ck_check_ctx *c)
 
 typedef struct {
     int rule;            /* projection */
+    int layer;
+    bool live;           /* has a fingerprint (read, and not all zero) */
     int expert;
     const ck_entry *e;
     uint64_t offset;     /* of this expert's bytes inside the entry (fused tensors hold all experts) */
@@ -99,10 +102,10 @@ typedef struct {
     uint64_t print;      /* fingerprint of a sample */
 } expert_blob;
 
-#define SAMPLE 4096
+#define SAMPLE 1024 /* bytes: 512 BF16 values; trained experts never share them */
 
-/* Hash the first 4 KiB and the length, read with pread: one page per expert finds the
- * candidates (trained experts never share their first 4 KiB), and a full comparison then confirms
+/* Hash the first SAMPLE bytes and the length, read with pread: one page per expert finds the
+ * candidates, and a full comparison then confirms
  * them, so the result is exact. All-zero samples are left to --deep's ALL_ZERO check (sparse or
  * never-written tensors would all be "duplicates"). */
 static bool fingerprint(ck_checkpoint *ck, expert_blob *b)
@@ -114,6 +117,39 @@ static bool fingerprint(ck_checkpoint *ck, expert_blob *b)
     if (ck_entry_read(ck, b->e, b->offset, buf, len) < 0 || !memcmp(buf, zeros, len)) return false;
     b->print = XXH3_64bits_withSeed(buf, len, n);
     return true;
+}
+
+typedef struct {
+    ck_checkpoint *ck;
+    expert_blob *blobs;
+    size_t from, to;
+} fp_job;
+
+static void *fingerprint_range(void *arg)
+{
+    fp_job *j = arg;
+    for (size_t i = j->from; i < j->to; i++) j->blobs[i].live = fingerprint(j->ck, &j->blobs[i]);
+    return NULL;
+}
+
+static void fingerprint_all(ck_checkpoint *ck, expert_blob *blobs, size_t n, int threads)
+{
+    enum { MAX_READERS = 8 };
+    int k = threads > 0 ? threads : 4;
+    if (k < 2) k = 2; /* the reads wait on storage, not on a core */
+    if (k > MAX_READERS) k = MAX_READERS;
+    if ((size_t)k > n) k = n ? (int)n : 1;
+    fp_job jobs[MAX_READERS];
+    pthread_t tid[MAX_READERS];
+    bool started[MAX_READERS] = {false};
+    for (int t = 0; t < k; t++) {
+        jobs[t] = (fp_job){ck, blobs, n * (size_t)t / (size_t)k, n * (size_t)(t + 1) / (size_t)k};
+        started[t] = t > 0 && pthread_create(&tid[t], NULL, fingerprint_range, &jobs[t]) == 0;
+        if (t > 0 && !started[t]) fingerprint_range(&jobs[t]);
+    }
+    fingerprint_range(&jobs[0]);
+    for (int t = 1; t < k; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
 }
 
 /* Byte-for-byte, through the mapping (only for candidates). */
@@ -226,8 +262,8 @@ static void duplicate_experts(ck_check_ctx *c)
         if (l >= 0 && l < x->layers) order[start[l] + fill[l]++] = i;
     }
     free(fill);
+    /* Every expert weight of every layer first, in layer order... */
     for (int64_t l = 0; l < x->layers; l++) {
-        n = 0;
         for (size_t oi = start[l]; oi < start[l + 1]; oi++) {
             size_t i = order[oi];
             const ck_expected *it = &x->items[i];
@@ -242,7 +278,7 @@ static void duplicate_experts(ck_check_ctx *c)
             if (!e->has_header || e->nbytes == 0) continue;
             uint64_t slices = fused ? e->shape[0] : 1;
             if (fused && (e->ndim < 2 || slices < 2 || e->nbytes % slices)) continue;
-            for (uint64_t s = 0; s < slices; s++) {
+            for (uint64_t sl = 0; sl < slices; sl++) {
                 if (n == cap) {
                     expert_blob *p = realloc(blobs, 2 * cap * sizeof *p);
                     if (!p) { free(blobs), free(start), free(order); return; }
@@ -250,12 +286,22 @@ static void duplicate_experts(ck_check_ctx *c)
                     cap *= 2;
                 }
                 uint64_t len = e->nbytes / slices;
-                expert_blob *b = &blobs[n];
-                *b = (expert_blob){it->rule, fused ? (int)s : it->expert, e, s * len, len, 0};
-                if (fingerprint(c->ck, b)) n++;
+                blobs[n++] = (expert_blob){it->rule, (int)l, false, fused ? (int)sl : it->expert, e, sl * len, len, 0};
             }
         }
-        if (n > 1) duplicates_in_layer(c, l, blobs, n);
+    }
+    /* ...then their samples read by several threads: tens of thousands of small random reads,
+     * which cold storage serves far faster in parallel. Each result depends only on its blob. */
+    fingerprint_all(c->ck, blobs, n, c->opt->threads);
+    /* ...then the candidates of each layer. */
+    for (size_t a = 0; a < n;) {
+        size_t b = a, live = a;
+        while (b < n && blobs[b].layer == blobs[a].layer) {
+            if (blobs[b].live) blobs[live++] = blobs[b];
+            b++;
+        }
+        if (live - a > 1) duplicates_in_layer(c, blobs[a].layer, blobs + a, live - a);
+        a = b;
     }
     free(start);
     free(order);

@@ -358,10 +358,22 @@ static ck_expected *push(builder *b, const char *key)
         b->items = p;
         b->cap = cap;
     }
+    /* Keys live in one growing buffer (a hundred thousand small allocations cost more than the
+     * rest of the expansion); until it stops moving, a key holds its offset there. */
+    size_t len = strlen(key) + 1;
+    if (b->names_used + len > b->names_cap) {
+        size_t cap = b->names_cap ? b->names_cap * 2 : 1 << 16;
+        while (cap < b->names_used + len) cap *= 2;
+        char *p = realloc(b->names, cap);
+        if (!p) return NULL;
+        b->names = p;
+        b->names_cap = cap;
+    }
+    memcpy(b->names + b->names_used, key, len);
     ck_expected *x = &b->items[b->n++];
     memset(x, 0, sizeof *x);
-    x->key = strdup(key);
-    if (!x->key) { b->n--; return NULL; }
+    x->key = (char *)(uintptr_t)b->names_used;
+    b->names_used += len;
     x->layer = x->expert = -1;
     return x;
 }
@@ -628,22 +640,25 @@ int ck_spec_expand(const ck_spec *spec, const cJSON *config, const cJSON *hf_qua
         for (int64_t n = 0; n < (per_layer ? out->layers : 1); n++) {
             c.layer = per_layer ? n : -1;
             if (expand_rule(&c, &b, r, ri, per_layer ? n : -1, out->experts, &q, err) < 0) {
-                out->items = b.items;
-                out->n_items = b.n;
-                ck_expectation_free(out);
+                free(b.items);
+                free(b.names);
+                out->items = NULL;
+                out->n_items = 0;
                 return -1;
             }
         }
     }
+    for (size_t i = 0; i < b.n; i++) b.items[i].key = b.names + (uintptr_t)b.items[i].key;
     if (b.n > 1) qsort(b.items, b.n, sizeof *b.items, cmp_expected);
     out->items = b.items;
     out->n_items = b.n;
+    out->arena = b.names;
     return 0;
 }
 
 void ck_expectation_free(ck_expectation *x)
 {
-    for (size_t i = 0; i < x->n_items; i++) free(x->items[i].key);
+    free(x->arena);
     free(x->items);
     memset(x, 0, sizeof *x);
 }
