@@ -10,7 +10,9 @@ SAN_FLAGS ?=
 CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -MMD -MP
 WARN  := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS)
-LDLIBS += -lcjson -lxxhash -lpthread -lm
+# BLAS for the small matrix products (kernels/cpu/matmul.c): Debian's libblas-dev, the reference
+# BLAS with its CBLAS interface (single-threaded, so results are deterministic).
+LDLIBS += -lcjson -lxxhash -lblas -lpthread -lm
 # The browser (tui/, the only curses user): wide-character ncurses.
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 LDLIBS += $(NCURSES_LIBS)
@@ -30,7 +32,7 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_SRC := $(sort $(wildcard kernels/cuda/*.cu))
 LIB_OBJ  += $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 CPPFLAGS += -DCK_HAVE_CUDA
-LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
 NVCCFLAGS ?= -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 endif
 endif
@@ -112,7 +114,7 @@ demo: all
 	$(BIN)/ckdoc demo $(BUILD)/demo/checkpoint
 	$(BIN)/ckdoc ls $(BUILD)/demo/checkpoint
 	$(BIN)/ckdoc check $(BUILD)/demo/checkpoint --emit-plan $(BUILD)/demo/plan.json; test $$? -le 1
-	@echo "demo: the suggested fixes are in $(BUILD)/demo/plan.json"
+	@echo "demo: the suggested fixes are in $(BUILD)/demo/plan.json; browse it with: $(BIN)/ckdoc $(BUILD)/demo/checkpoint"
 
 # PNGs of the browser on the demo checkpoint, for the README (tmux + aha + headless chromium,
 # installed by the script itself when missing).
