@@ -78,7 +78,7 @@ $(BUILD)/kernels/cpu/%.o: ALL_CFLAGS += $(KERNEL_CFLAGS)
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -D_GNU_SOURCE -DCK_HAVE_CUDA -I. -Xcompiler -Wall,-Wextra -MMD -MP -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -D_GNU_SOURCE -DCK_HAVE_CUDA -I. -Xcompiler -Wall,-Wextra,-ffp-contract=off -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)

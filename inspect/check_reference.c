@@ -17,28 +17,6 @@
 #define DECISIVE 0.9     /* a cosine above this under one hypothesis ... */
 #define MARGIN 0.3       /* ... and this much above the other settles it */
 
-typedef struct {
-    double dot_direct, dot_cross, norm_a, norm_r;
-} dots;
-
-/* a and r are n x n row-major: direct pairs a[i][j] with r[i][j], cross with r[j][i]. */
-static void accumulate(const float *a, const float *r, uint64_t n, dots *d)
-{
-    const uint64_t B = 64;
-    for (uint64_t i0 = 0; i0 < n; i0 += B)
-        for (uint64_t j0 = 0; j0 < n; j0 += B) {
-            uint64_t i1 = i0 + B < n ? i0 + B : n, j1 = j0 + B < n ? j0 + B : n;
-            for (uint64_t i = i0; i < i1; i++)
-                for (uint64_t j = j0; j < j1; j++) {
-                    double x = a[i * n + j];
-                    d->dot_direct += x * r[i * n + j];
-                    d->dot_cross += x * r[j * n + i];
-                    d->norm_a += x * x;
-                    d->norm_r += (double)r[i * n + j] * r[i * n + j];
-                }
-        }
-}
-
 /* The reference's tensor for the same rule and layer (plain, or the quantized weight). */
 static const ck_entry *reference_entry(const ck_checkpoint *ref, const ck_expectation *xr, const ck_expected *x,
                                        const ck_expected **xr_item)
@@ -66,8 +44,8 @@ static bool decoded_in_out(const ck_expected *y, const ck_tgroup *g)
 
 typedef struct {
     ck_teval *ea, *er;
-    float *a, *r;
-    uint64_t cap;         /* floats in a and r */
+    float *a, *r, *rt;    /* rt: r transposed */
+    uint64_t cap;         /* floats in a, r and rt */
 } workspace;
 
 /* Compare one square tensor: returns 0 and sets the two cosines, or -1 when it cannot. */
@@ -95,25 +73,32 @@ static int compare(ck_check_ctx *c, workspace *w, const ck_entry *ea, const ck_e
         uint64_t s = slices <= MAX_SLICES ? (uint64_t)k : (uint64_t)k * (slices - 1) / (MAX_SLICES - 1);
         if (n_pick == 0 || pick[n_pick - 1] != s) pick[n_pick++] = s;
     }
-    dots d = {0};
+    /* The back end's compare (kernels/ops.h): a[i][j] against r[i][j] (direct) and r[j][i] (cross). */
+    ck_backend *be = c->opt->backend;
+    ck_compare direct, cross;
+    ck_compare_init(&direct);
+    ck_compare_init(&cross);
     ck_error err;
     for (int k = 0; k < n_pick; k++) {
         if (ck_teval_decode(w->ea, &ga, pick[k] * n, n, w->a, &err) < 0 ||
-            ck_teval_decode(w->er, &gr, pick[k] * n, n, w->r, &err) < 0) {
-            snprintf(why, why_len, "cannot decode: %.200s", err.msg);
+            ck_teval_decode(w->er, &gr, pick[k] * n, n, w->r, &err) < 0 ||
+            be->ops->transpose(be, CK_F32, w->r, w->rt, 1, n, n, &err) < 0 ||
+            be->ops->compare(be, w->a, w->r, n * n, &direct, &err) < 0 ||
+            be->ops->compare(be, w->a, w->rt, n * n, &cross, &err) < 0) {
+            snprintf(why, why_len, "cannot decode or compare: %.200s", err.msg);
             return -1;
         }
-        accumulate(w->a, w->r, n, &d);
     }
-    double denom = sqrt(d.norm_a) * sqrt(d.norm_r);
-    if (!(denom > 0)) {
+    ck_compare_finish(&direct);
+    ck_compare_finish(&cross);
+    if (!(direct.norm_a > 0 && direct.norm_b > 0)) {
         snprintf(why, why_len, "one of the tensors is all zeros");
         return -1;
     }
     /* Same orientation convention on both sides: the labelled hypothesis pairs elements directly. */
     bool same = ((x->flags & CK_EXP_IN_OUT) != 0) == decoded_in_out(y, &gr);
-    *cos_labelled = (same ? d.dot_direct : d.dot_cross) / denom;
-    *cos_swapped = (same ? d.dot_cross : d.dot_direct) / denom;
+    *cos_labelled = same ? direct.cosine : cross.cosine;
+    *cos_swapped = same ? cross.cosine : direct.cosine;
     return 0;
 }
 
@@ -140,9 +125,10 @@ void ck_check_reference(ck_check_ctx *c)
     w.cap = biggest;
     w.a = malloc(biggest * sizeof *w.a);
     w.r = malloc(biggest * sizeof *w.r);
+    w.rt = malloc(biggest * sizeof *w.rt);
     w.ea = ck_teval_new(c->ck, c->opt->backend, c->opt->threads, &err);
     w.er = w.ea ? ck_teval_new(ref, c->opt->backend, c->opt->threads, &err) : NULL;
-    if (!w.a || !w.r || !w.ea || !w.er) goto out;
+    if (!w.a || !w.r || !w.rt || !w.ea || !w.er) goto out;
 
     for (size_t i = 0; i < c->n_squares; i++) {
         const ck_expected *x = &c->x->items[c->squares[i]];
@@ -202,6 +188,7 @@ out:
     ck_teval_free(w.er);
     free(w.a);
     free(w.r);
+    free(w.rt);
     ck_expectation_free(&xr);
 }
 

@@ -17,6 +17,7 @@
 
 #include "inspect/dtype.h"
 #include "inspect/error.h"
+#include "kernels/ops.h"
 #include "kernels/stats.h"
 
 typedef enum {
@@ -26,6 +27,12 @@ typedef enum {
     CK_OP_DEQUANT_NVFP4, /* dtype: CK_F4 */
     CK_OP_DEQUANT_FP8,   /* dtype: F8_E4M3 or F8_E5M2 */
     CK_OP_STATS,         /* dtype: the element type reduced */
+    CK_OP_COMPARE,       /* dtype: CK_F32 */
+    CK_OP_PERMUTE_PAIRS, /* dtype: the element type (whole-byte widths; F4 with whole-byte rows) */
+    CK_OP_QUANT_MXFP4,   /* dtype: CK_F4 */
+    CK_OP_QUANT_NVFP4,   /* dtype: CK_F4 */
+    CK_OP_QUANT_FP8,     /* dtype: F8_E4M3 or F8_E5M2 */
+    CK_OP_MATMUL,        /* dtype: CK_F32 */
     CK_OP_COUNT
 } ck_op;
 
@@ -65,6 +72,37 @@ typedef struct {
     int (*stats)(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
 
     void (*destroy)(ck_backend *be);
+
+    /* ---- compare, permutes, quantization, matrix products: definitions in kernels/ops.h ---- */
+
+    /* Add n pairs (a[i], b[i]) to a comparison of a against the reference b (ck_compare_init
+     * before, ck_compare_finish after); feed the pairs in order, in pieces of any size. */
+    int (*compare)(ck_backend *be, const float *a, const float *b, uint64_t n, ck_compare *acc, ck_error *err);
+
+    /* src seen as [outer, n, inner] elements of `dtype` (n even) -> dst with its pairs split or
+     * joined (ck_pairs_dir). Rows of `inner` elements must be whole bytes. */
+    int (*permute_pairs)(ck_backend *be, ck_dtype dtype, const void *src, void *dst, uint64_t outer, uint64_t n,
+                         uint64_t inner, ck_pairs_dir dir, ck_error *err);
+
+    /* F32 [rows, cols] (cols even) -> MXFP4 codes [rows, cols/2], E8M0 scales [rows, ceil(cols/32)]. */
+    int (*quant_mxfp4)(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, uint64_t rows,
+                       uint64_t cols, ck_error *err);
+
+    /* F32 [rows, cols] (cols even) -> NVFP4 codes [rows, cols/2], F8_E4M3 scales [rows, ceil(cols/16)]
+     * under the global scale *global: used as given when > 0 (fused tensors share one), computed
+     * from src (ck_nvfp4_global of its amax) and stored when 0. */
+    int (*quant_nvfp4)(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, float *global,
+                       uint64_t rows, uint64_t cols, ck_error *err);
+
+    /* F32 [rows, cols] -> `dtype` (F8_E4M3 or F8_E5M2) with F32 scales [ceil(rows/block_rows),
+     * ceil(cols/block_cols)]: computed (amax / fmax) when compute_scales, else read. Per-tensor
+     * scaling is one block (block_rows >= rows, block_cols >= cols). */
+    int (*quant_fp8)(ck_backend *be, ck_dtype dtype, const float *src, uint8_t *dst, float *scales, uint64_t rows,
+                     uint64_t cols, uint64_t block_rows, uint64_t block_cols, bool compute_scales, ck_error *err);
+
+    /* C[m, n] = A[m, k] . B[n, k]^T, F32 row-major (BLAS on the CPU, cuBLAS on the GPU). */
+    int (*matmul)(ck_backend *be, const float *a, const float *b, float *c, uint64_t m, uint64_t n, uint64_t k,
+                  ck_error *err);
 } ck_backend_ops;
 
 struct ck_backend {

@@ -198,9 +198,9 @@ CK_HOST_DEVICE static inline float ck_e2m1_to_f32(uint8_t code)
 CK_HOST_DEVICE static inline uint8_t ck_f32_to_e2m1(float f)
 {
     uint32_t u = ck_f32_bits(f), sign = (u >> 28) & 0x8u, a = u & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) return 0x7u;    /* NaN: +6, as __NV_SATFINITE */
-    uint32_t c = a == 0x7F800000u ? 0x7u : ck_round_mag(a, 1, 1, 3);
-    return (uint8_t)(sign | (c >= 0x7u ? 0x7u : c)); /* saturate at 6 */
+    uint32_t c = a >= 0x7F800000u ? 0x7u : ck_round_mag(a, 1, 1, 3);
+    c = sign | (c >= 0x7u ? 0x7u : c);               /* saturate at 6 */
+    return (uint8_t)(a > 0x7F800000u ? 0x7u : c);    /* NaN: +6, as __NV_SATFINITE (selects only) */
 }
 
 /* ---- E8M0 (MX block scale: 2^(e-127), 0xFF is NaN, no sign, no zero) ------------------------ */

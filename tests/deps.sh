@@ -2,7 +2,7 @@
 # Install what ckdoc needs to build and test, from Debian's packages. Idempotent and quiet when
 # everything is present; needs root (or sudo) only when something is missing.
 set -e
-PKGS="build-essential libcjson-dev libncurses-dev libxxhash-dev libopenmpi-dev openmpi-bin
+PKGS="build-essential libcjson-dev libncurses-dev libxxhash-dev libblas-dev libopenmpi-dev openmpi-bin
       python3 python3-venv python3-pip clang libclang-rt-dev tmux"
 missing=""
 for p in $PKGS; do

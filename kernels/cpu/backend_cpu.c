@@ -17,6 +17,12 @@ static bool cpu_supports(const ck_backend *be, ck_op op, ck_dtype dtype)
         [CK_OP_DEQUANT_NVFP4] = dtype == CK_F4,
         [CK_OP_DEQUANT_FP8] = t->bits == 8 && t->kind == CK_KIND_FLOAT && !t->is_quant_scale && ck_cpu_dtypes[dtype].lut8,
         [CK_OP_STATS] = ck_cpu_dtypes[dtype].to_f32 != NULL && t->bits % 8 == 0,
+        [CK_OP_COMPARE] = dtype == CK_F32,
+        [CK_OP_PERMUTE_PAIRS] = ck_cpu_permute_supports(dtype),
+        [CK_OP_QUANT_MXFP4] = dtype == CK_F4,
+        [CK_OP_QUANT_NVFP4] = dtype == CK_F4,
+        [CK_OP_QUANT_FP8] = dtype == CK_F8_E4M3 || dtype == CK_F8_E5M2,
+        [CK_OP_MATMUL] = dtype == CK_F32,
     };
     return (unsigned)op < CK_OP_COUNT && answer[op];
 }
@@ -44,6 +50,12 @@ static const ck_backend_ops cpu_ops = {
     .dequant_fp8 = ck_cpu_dequant_fp8,
     .stats = ck_cpu_stats,
     .destroy = cpu_destroy,
+    .compare = ck_cpu_compare,
+    .permute_pairs = ck_cpu_permute_pairs,
+    .quant_mxfp4 = ck_cpu_quant_mxfp4,
+    .quant_nvfp4 = ck_cpu_quant_nvfp4,
+    .quant_fp8 = ck_cpu_quant_fp8,
+    .matmul = ck_cpu_matmul,
 };
 
 ck_backend *ck_backend_cpu_create(int threads, ck_error *err)

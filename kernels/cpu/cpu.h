@@ -45,4 +45,18 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
                        ck_error *err);
 int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
 
+/* compare.c, permute.c, quant.c, matmul.c (kernels/ops.h) */
+int ck_cpu_compare(ck_backend *be, const float *a, const float *b, uint64_t n, ck_compare *acc, ck_error *err);
+bool ck_cpu_permute_supports(ck_dtype dtype);
+int ck_cpu_permute_pairs(ck_backend *be, ck_dtype dtype, const void *src, void *dst, uint64_t outer, uint64_t n,
+                         uint64_t inner, ck_pairs_dir dir, ck_error *err);
+int ck_cpu_quant_mxfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, uint64_t rows,
+                       uint64_t cols, ck_error *err);
+int ck_cpu_quant_nvfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, float *global,
+                       uint64_t rows, uint64_t cols, ck_error *err);
+int ck_cpu_quant_fp8(ck_backend *be, ck_dtype dtype, const float *src, uint8_t *dst, float *scales, uint64_t rows,
+                     uint64_t cols, uint64_t block_rows, uint64_t block_cols, bool compute_scales, ck_error *err);
+int ck_cpu_matmul(ck_backend *be, const float *a, const float *b, float *c, uint64_t m, uint64_t n, uint64_t k,
+                  ck_error *err);
+
 #endif

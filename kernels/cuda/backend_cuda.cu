@@ -74,6 +74,12 @@ static bool cuda_supports(const ck_backend *be, ck_op op, ck_dtype dtype)
     answer[CK_OP_DEQUANT_NVFP4] = dtype == CK_F4;
     answer[CK_OP_DEQUANT_FP8] = t->bits == 8 && t->kind == CK_KIND_FLOAT && !t->is_quant_scale && ck_cuda_cast_supports(dtype);
     answer[CK_OP_STATS] = false; /* reductions run on the CPU back end for now */
+    answer[CK_OP_COMPARE] = dtype == CK_F32;
+    answer[CK_OP_PERMUTE_PAIRS] = ck_cuda_permute_supports(dtype);
+    answer[CK_OP_QUANT_MXFP4] = dtype == CK_F4;
+    answer[CK_OP_QUANT_NVFP4] = dtype == CK_F4;
+    answer[CK_OP_QUANT_FP8] = dtype == CK_F8_E4M3 || dtype == CK_F8_E5M2;
+    answer[CK_OP_MATMUL] = dtype == CK_F32;
     return answer[op];
 }
 
@@ -81,7 +87,8 @@ static void cuda_destroy(ck_backend *be)
 {
     ck_cuda *c = (ck_cuda *)be->impl;
     if (c) {
-        for (int i = 0; i < 3; i++)
+        ck_cuda_blas_release(c);
+        for (int i = 0; i < CK_CUDA_BUFS; i++)
             if (c->buf[i]) cudaFree(c->buf[i]);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -101,6 +108,12 @@ static ck_backend_ops make_ops(void)
     o.dequant_fp8 = ck_cuda_dequant_fp8;
     o.stats = NULL;
     o.destroy = cuda_destroy;
+    o.compare = ck_cuda_compare;
+    o.permute_pairs = ck_cuda_permute_pairs;
+    o.quant_mxfp4 = ck_cuda_quant_mxfp4;
+    o.quant_nvfp4 = ck_cuda_quant_nvfp4;
+    o.quant_fp8 = ck_cuda_quant_fp8;
+    o.matmul = ck_cuda_matmul;
     return o;
 }
 static const ck_backend_ops cuda_ops = make_ops();

@@ -23,10 +23,12 @@ extern "C" {
     } while (0)
 
 /* Device scratch owned by the back end, grown on demand: in and out staging for host pointers. */
+#define CK_CUDA_BUFS 4
 typedef struct {
     cudaStream_t stream;
-    void *buf[3];
-    size_t cap[3];
+    void *buf[CK_CUDA_BUFS];
+    size_t cap[CK_CUDA_BUFS];
+    void *blas;                 /* cublasHandle_t, made on the first matmul (matmul.cu) */
 } ck_cuda;
 
 /* Make sure buffer `i` holds `bytes`; returns its device pointer or NULL with err set. */
@@ -50,6 +52,20 @@ int ck_cuda_dequant_nvfp4(ck_backend *be, const uint8_t *codes, const uint8_t *s
 int ck_cuda_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const float *scales, float *dst,
                         uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
                         ck_error *err);
+
+int ck_cuda_compare(ck_backend *be, const float *a, const float *b, uint64_t n, ck_compare *acc, ck_error *err);
+bool ck_cuda_permute_supports(ck_dtype dtype);
+int ck_cuda_permute_pairs(ck_backend *be, ck_dtype dtype, const void *src, void *dst, uint64_t outer, uint64_t n,
+                          uint64_t inner, ck_pairs_dir dir, ck_error *err);
+int ck_cuda_quant_mxfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, uint64_t rows,
+                        uint64_t cols, ck_error *err);
+int ck_cuda_quant_nvfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, float *global,
+                        uint64_t rows, uint64_t cols, ck_error *err);
+int ck_cuda_quant_fp8(ck_backend *be, ck_dtype dtype, const float *src, uint8_t *dst, float *scales, uint64_t rows,
+                      uint64_t cols, uint64_t block_rows, uint64_t block_cols, bool compute_scales, ck_error *err);
+int ck_cuda_matmul(ck_backend *be, const float *a, const float *b, float *c, uint64_t m, uint64_t n, uint64_t k,
+                   ck_error *err);
+void ck_cuda_blas_release(ck_cuda *c);
 
 static inline unsigned ck_cuda_grid(uint64_t n, unsigned block)
 {

@@ -78,6 +78,38 @@ static void run_stats(bench *B, ck_dtype d, const void *src, uint64_t n)
     sink += st.t.finite;
 }
 
+/* Compare, pair permutes, quantizers (kernels/ops.h) and the BLAS product, on B->a's F32 weights. */
+static void bench_ops(bench *B)
+{
+    double t;
+    ck_error err;
+    uint64_t n32 = B->bytes / 4, n16 = B->bytes / 2;
+    const float *fa = (const float *)(const void *)B->a;
+    ck_compare cmp;
+    TIME_BEST(t, (ck_compare_init(&cmp), B->be->ops->compare(B->be, fa, fa + n32 / 2, n32 / 2, &cmp, &err),
+                  ck_compare_finish(&cmp), sink += (uint64_t)cmp.count));
+    report("compare F32 (cosine, rel. error)", (double)(n32 / 2) * 8, t);
+    TIME_BEST(t, B->be->ops->permute_pairs(B->be, CK_BF16, B->a, B->b, 1, n16, 1, CK_PAIRS_SPLIT, &err));
+    report("permute BF16 gate/up, last dim", 2.0 * B->bytes, t);
+    TIME_BEST(t, B->be->ops->permute_pairs(B->be, CK_BF16, B->a, B->b, n16 / 4096 / 128, 128, 4096, CK_PAIRS_SPLIT, &err));
+    report("permute BF16 RoPE rows (d=128)", 2.0 * (n16 / 4096 / 128) * 128 * 4096 * 2, t);
+    uint64_t cols = 2880, rows = n32 / cols, n = rows * cols;
+    TIME_BEST(t, B->be->ops->quant_mxfp4(B->be, fa, B->b, B->b + n / 2, rows, cols, &err));
+    report("quantize F32 -> MXFP4", n * (4 + 0.5 + 1.0 / 32), t);
+    float g = 0;
+    TIME_BEST(t, (g = 0, B->be->ops->quant_nvfp4(B->be, fa, B->b, B->b + n / 2, &g, rows, cols, &err)));
+    report("quantize F32 -> NVFP4 (+ amax)", n * (8 + 0.5 + 1.0 / 16), t);
+    float *sc = (float *)(void *)(B->b + n);
+    TIME_BEST(t, B->be->ops->quant_fp8(B->be, CK_F8_E4M3, fa, B->b, sc, rows, cols, 128, 128, true, &err));
+    report("quantize F32 -> FP8 128x128", n * (8 + 1.0), t);
+    TIME_BEST(t, B->be->ops->quant_fp8(B->be, CK_F8_E4M3, fa, B->b, sc, rows, cols, rows, cols, true, &err));
+    report("quantize F32 -> FP8 per tensor", n * (8 + 1.0), t);
+    /* the forward probe's kind of product: a few hundred rows against a 2880-wide weight */
+    uint64_t m = 256, k = 2880, nn = 2880;
+    TIME_BEST(t, B->be->ops->matmul(B->be, fa, fa + m * k, B->f, m, nn, k, &err));
+    printf("%-34s %8.2f GFLOP/s\n", "matmul 256x2880 . (2880x2880)^T", 2.0 * m * nn * k / t / 1e9);
+}
+
 int main(int argc, char **argv)
 {
     int threads = 2;
@@ -161,6 +193,8 @@ int main(int argc, char **argv)
     report("stats F8_E4M3 (1 pass: counts)", (double)B.bytes, t);
     TIME_BEST(t, sink += ck_hash_bytes(B.a, B.bytes));
     report("hash XXH3-64 (1 thread)", (double)B.bytes, t);
+
+    bench_ops(&B);
 
     ck_backend_destroy(B.be);
     ck_pool_destroy(B.pool);

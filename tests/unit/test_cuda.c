@@ -1,6 +1,6 @@
 /* The CUDA back end against the CPU back end, bit for bit: transposes (every element width and
- * packed F4), casts (every pair), and the three dequantizations, on random shapes including odd
- * and tiny ones. Without a device (or without CUDA compiled in) every case prints "SKIP: ..." and
+ * packed F4), casts (every pair), the three dequantizations, compare, pair permutes and the three
+ * quantizers, on random shapes including odd and tiny ones; the matrix product to rounding. Without a device (or without CUDA compiled in) every case prints "SKIP: ..." and
  * nothing counts as a pass. */
 #include <math.h>
 #include <stdint.h>
@@ -154,12 +154,125 @@ static void test_dequant(void)
     CHECK(bad == 0);
 }
 
+/* ---- compare, permutes, quantization, matrix product (kernels/ops.h) ---- */
+
+static void test_compare(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 12; it++) {
+        uint64_t n = it < 4 ? 1 + rnd() % 5000 : 1 + rnd() % 400000;
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        fill_f32(a, n);
+        for (uint64_t i = 0; i < n; i++) b[i] = a[i] * (1.0f + (float)((double)(rnd() % 1000) * 1e-6));
+        ck_compare x, y;
+        ck_compare_init(&x);
+        ck_compare_init(&y);
+        ck_error err;
+        /* in pieces, so the open chunk crosses calls on both */
+        for (uint64_t i = 0; i < n;) {
+            uint64_t k = 1 + rnd() % 100000;
+            if (k > n - i) k = n - i;
+            if (cpu->ops->compare(cpu, a + i, b + i, k, &x, &err) || gpu->ops->compare(gpu, a + i, b + i, k, &y, &err)) bad++;
+            i += k;
+        }
+        ck_compare_finish(&x);
+        ck_compare_finish(&y);
+        if (memcmp(&x.cosine, &y.cosine, 8) || memcmp(&x.rel_err, &y.rel_err, 8) || memcmp(&x.max_abs, &y.max_abs, 8) ||
+            memcmp(&x.dot, &y.dot, 8) || x.t.nonfinite != y.t.nonfinite || x.t.mismatch != y.t.mismatch) {
+            fprintf(stderr, "  compare n=%llu: CUDA differs from CPU (cos %.17g vs %.17g)\n", (unsigned long long)n,
+                    y.cosine, x.cosine);
+            bad++;
+        }
+        free(a), free(b);
+    }
+    CHECK(bad == 0);
+}
+
+static int op_pairs(ck_backend *be, void *ctx, void *out)
+{
+    job *j = ctx;
+    ck_error err;
+    return be->ops->permute_pairs(be, j->d, j->src, out, j->b, j->r, j->c, (ck_pairs_dir)j->n, &err);
+}
+
+static void test_permute(void)
+{
+    static const ck_dtype dts[] = {CK_U8, CK_BF16, CK_F32, CK_I64, CK_F4};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof dts / sizeof *dts; k++)
+        for (int it = 0; it < 16; it++) {
+            job j = {.d = dts[k], .b = 1 + rnd() % 5, .r = 2 * (1 + rnd() % 100), .c = it % 2 ? 1 : 1 + rnd() % 300,
+                     .n = (uint64_t)(it / 2 % 2)};
+            if (dts[k] == CK_F4 && j.c % 2) j.c++;
+            size_t bytes = (size_t)(j.b * j.r * j.c * ck_dtype_info(j.d)->bits / 8);
+            void *src = malloc(bytes), *a = malloc(bytes), *b = malloc(bytes);
+            fill(src, bytes);
+            j.src = src;
+            bad += !run_pair("permute_pairs", op_pairs, &j, a, b, bytes);
+            free(src), free(a), free(b);
+        }
+    CHECK(bad == 0);
+}
+
+static void test_quant(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 16; it++) {
+        uint64_t rows = 1 + rnd() % 300, cols = 2 * (1 + rnd() % 400), n = rows * cols;
+        float *x = malloc(n * 4), *s1 = malloc(n * 4), *s2 = malloc(n * 4);
+        uint8_t *q1 = malloc(n), *q2 = malloc(n), *c1 = malloc(n), *c2 = malloc(n);
+        fill_f32(x, n);
+        ck_error err;
+        /* MXFP4 */
+        if (cpu->ops->quant_mxfp4(cpu, x, q1, c1, rows, cols, &err) || gpu->ops->quant_mxfp4(gpu, x, q2, c2, rows, cols, &err) ||
+            memcmp(q1, q2, n / 2) || memcmp(c1, c2, rows * ((cols + 31) / 32)))
+            bad++, fprintf(stderr, "  quant MXFP4: CUDA differs from CPU\n");
+        /* NVFP4, global computed and given */
+        float g1 = 0, g2 = 0;
+        if (cpu->ops->quant_nvfp4(cpu, x, q1, c1, &g1, rows, cols, &err) || gpu->ops->quant_nvfp4(gpu, x, q2, c2, &g2, rows, cols, &err) ||
+            memcmp(&g1, &g2, 4) || memcmp(q1, q2, n / 2) || memcmp(c1, c2, rows * ((cols + 15) / 16)))
+            bad++, fprintf(stderr, "  quant NVFP4: CUDA differs from CPU\n");
+        /* FP8, per tensor and 128x128 */
+        ck_dtype d = it % 2 ? CK_F8_E5M2 : CK_F8_E4M3;
+        uint64_t br = it % 3 ? 128 : rows, bc = it % 3 ? 128 : cols, nsc = (rows + br - 1) / br * ((cols + bc - 1) / bc);
+        if (cpu->ops->quant_fp8(cpu, d, x, q1, s1, rows, cols, br, bc, true, &err) ||
+            gpu->ops->quant_fp8(gpu, d, x, q2, s2, rows, cols, br, bc, true, &err) || memcmp(q1, q2, n) || memcmp(s1, s2, nsc * 4))
+            bad++, fprintf(stderr, "  quant FP8: CUDA differs from CPU\n");
+        if (gpu->ops->quant_fp8(gpu, d, x, q2, s1, rows, cols, br, bc, false, &err) || memcmp(q1, q2, n))
+            bad++, fprintf(stderr, "  quant FP8 (given scales): CUDA differs from CPU\n");
+        free(x), free(s1), free(s2), free(q1), free(q2), free(c1), free(c2);
+    }
+    CHECK(bad == 0);
+}
+
+static void test_matmul(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 10; it++) {
+        uint64_t m = 1 + rnd() % 300, n = 1 + rnd() % 300, k = 1 + rnd() % 500;
+        float *a = malloc(m * k * 4), *b = malloc(n * k * 4), *c1 = malloc(m * n * 4), *c2 = malloc(m * n * 4);
+        for (uint64_t i = 0; i < m * k; i++) a[i] = (float)((double)(rnd() % 2001) / 1000.0 - 1.0);
+        for (uint64_t i = 0; i < n * k; i++) b[i] = (float)((double)(rnd() % 2001) / 1000.0 - 1.0);
+        ck_error err;
+        if (cpu->ops->matmul(cpu, a, b, c1, m, n, k, &err) || gpu->ops->matmul(gpu, a, b, c2, m, n, k, &err)) bad++;
+        for (uint64_t i = 0; i < m * n; i++)
+            if (!(fabs((double)c1[i] - c2[i]) <= 1e-5 * (double)k)) {
+                bad++;
+                break;
+            }
+        free(a), free(b), free(c1), free(c2);
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
     char why[256];
     ck_error err;
     if (!ck_backend_cuda_available(why)) {
         printf("SKIP: cuda/test_transpose: %s\nSKIP: cuda/test_cast: %s\nSKIP: cuda/test_dequant: %s\n", why, why, why);
+        printf("SKIP: cuda/test_compare: %s\nSKIP: cuda/test_permute: %s\nSKIP: cuda/test_quant: %s\n", why, why, why);
+        printf("SKIP: cuda/test_matmul: %s\n", why);
         return 0;
     }
     cpu = ck_backend_cpu_create(0, &err);
@@ -172,6 +285,10 @@ int main(void)
     RUN_TEST("cuda", test_transpose);
     RUN_TEST("cuda", test_cast);
     RUN_TEST("cuda", test_dequant);
+    RUN_TEST("cuda", test_compare);
+    RUN_TEST("cuda", test_permute);
+    RUN_TEST("cuda", test_quant);
+    RUN_TEST("cuda", test_matmul);
     ck_backend_destroy(gpu);
     ck_backend_destroy(cpu);
     TEST_EXIT();
