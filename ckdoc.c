@@ -17,7 +17,7 @@ static const ck_command commands[] = {
     {"demo", ck_cmd_demo, "demo DIR [NAME...] [--list]", NULL},
     {"check", ck_cmd_check, "check PATH [--json] [--deep] [--index-only] [--emit-plan FILE]", NULL},
     {"stats", ck_cmd_stats, "stats PATH [--filter GLOB] [--json] [--threads N] [--backend cpu|cuda|auto]", NULL},
-    {"repair", NULL, "repair PATH --plan PLAN -o OUT", "the repair issue"},
+    {"repair", ck_cmd_repair, "repair PATH --plan PLAN -o OUT [--dry-run]", NULL},
     {"convert", NULL, "convert SRC --to hf|mcore|torchtitan -o OUT", "the conversion issue"},
 };
 

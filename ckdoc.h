@@ -11,5 +11,6 @@ int ck_cmd_ls(int argc, char **argv);
 int ck_cmd_demo(int argc, char **argv);
 int ck_cmd_stats(int argc, char **argv);
 int ck_cmd_check(int argc, char **argv);
+int ck_cmd_repair(int argc, char **argv);
 
 #endif
