@@ -239,6 +239,13 @@ void ck_check_quant_values(ck_check_ctx *c)
     if (n_refs > 1) qsort(refs, n_refs, sizeof *refs, by_place);
     uint64_t win_start = 0, win_len = 0;
     uint32_t win_shard = UINT32_MAX;
+    enum { MAX_ZERO_LAYERS = 4096 };
+    size_t *zero_count = calloc(MAX_ZERO_LAYERS, sizeof *zero_count);
+    const char **zero_first = calloc(MAX_ZERO_LAYERS, sizeof *zero_first);
+    if (!zero_count || !zero_first) {
+        free(zero_count), free(zero_first), free(refs), free(win);
+        return;
+    }
     for (size_t r = 0; r < n_refs; r++) {
         const ck_expected *x = &c->x->items[refs[r].item];
         const ck_entry *e = refs[r].e;
@@ -296,8 +303,15 @@ void ck_check_quant_values(ck_check_ctx *c)
                 if (!ok && bad++ == 0) { first_bad = k; first_value = d[k]; }
             }
         }
+        /* A scale tensor of nothing but zero bytes was never written (a sparse or interrupted
+         * export): one finding per layer says so, instead of thousands of identical ones. */
+        bool never_written = bad == e->numel && e->nbytes && d[0] == 0 && !memcmp(d, d + 1, e->nbytes - 1);
         free(own);
         if (!bad) continue;
+        if (never_written && x->layer >= 0 && x->layer < MAX_ZERO_LAYERS) {
+            if (!zero_count[x->layer]++) zero_first[x->layer] = x->key;
+            continue;
+        }
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddNumberToObject(ev, "bad", (double)bad);
         cJSON_AddNumberToObject(ev, "total", (double)e->numel);
@@ -313,6 +327,18 @@ void ck_check_quant_values(ck_check_ctx *c)
                        "%llu of %llu scale values are not finite and positive", (unsigned long long)bad,
                        (unsigned long long)e->numel);
     }
+    for (int l = 0; l < MAX_ZERO_LAYERS; l++) {
+        if (!zero_count[l]) continue;
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ev, "tensors", (double)zero_count[l]);
+        cJSON_AddStringToObject(ev, "first_key", zero_first[l]);
+        ck_finding_add(c->f, CK_F_QUANT_SCALE_INVALID, CK_SEV_ERROR, zero_first[l], l, ev, NULL,
+                       "%zu scale tensor%s of this layer hold%s only zero bytes: never written (a sparse or interrupted "
+                       "export?); the weights beside them dequantize to zero",
+                       zero_count[l], zero_count[l] == 1 ? "" : "s", zero_count[l] == 1 ? "s" : "");
+    }
+    free(zero_count);
+    free(zero_first);
     free(refs);
     free(win);
 }

@@ -179,6 +179,30 @@ got=$(serious "$T/negscale.json")
 check negative_scale_invalid [ "$rc" -eq 1 ] && [ "$got" = "QUANT_SCALE_INVALID model.layers.0.mlp.down_proj.weight_scale_inv" ] &&
     grep -q '"first_bad_index": 1' "$T/negscale.json" && grep -q '"first_bad_value": "-0.5"' "$T/negscale.json"
 
+# never-written (all zero) scales are one finding per layer, not one per tensor
+cp -r "$T/fx/deepseek_v3" "$T/zeroscale"
+zeroed=$(python3 -c '
+import glob, json, struct, sys
+n_zeroed = 0
+for path in sorted(glob.glob(sys.argv[1] + "/*.safetensors")):
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        for k, t in json.loads(f.read(n)).items():
+            if k.startswith("model.layers.1.") and k.endswith("weight_scale_inv"):
+                a, b = t["data_offsets"]
+                f.seek(8 + n + a)
+                f.write(bytes(b - a))
+                n_zeroed += 1
+print(n_zeroed)' "$T/zeroscale")
+"$CKDOC" check "$T/zeroscale" --json > "$T/zeroscale.json"
+python3 - "$T/zeroscale.json" "$zeroed" <<'EOF' && pass zero_scales_grouped || fail zero_scales_grouped
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = [f for f in d["findings"] if f["severity"] != "info"]
+assert len(f) == 1 and f[0]["code"] == "QUANT_SCALE_INVALID" and f[0]["layer"] == 1, f
+assert f[0]["evidence"]["tensors"] == int(sys.argv[2]) > 1, (f, sys.argv[2])
+EOF
+
 # ---- MIXED_PRECISION: quantized_layers must cover every quantized module and name no absent one --
 for v in clean drop absent; do cp -r "$T/fx/nemotron_h-nvfp4" "$T/mixed-$v"; done
 python3 "$(dirname "$0")/mixed_precision.py" "$T/mixed-clean"
