@@ -141,6 +141,19 @@ static const uint8_t *entry_data(ck_teval *c, const ck_entry *e, ck_error *err)
 
 /* Drop a window's pages from our mapping once read: the file stays cached by the kernel, but this
  * process never holds more than a window of it. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/* Map a window's pages in one call before reading it: faulting them in one by one costs more than
+ * the statistics themselves (a 256 MiB tensor is 65,536 faults). Older kernels refuse the advice,
+ * and the pages then fault in as before. */
+static void populate(ck_teval *c, const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(c->page - 1), b = (uintptr_t)p + len;
+    if (len) madvise((void *)a, b - a, MADV_POPULATE_READ);
+}
+
 static void release(ck_teval *c, const void *p, size_t len)
 {
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)(c->page - 1), b = (uintptr_t)p + len;
@@ -244,6 +257,7 @@ static int stats_raw(ck_teval *c, const ck_entry *e, const uint8_t *p, ck_tresul
         for (uint64_t i = 0; i < e->numel; i += CK_EVAL_WINDOW) {
             uint64_t k = e->numel - i < CK_EVAL_WINDOW ? e->numel - i : CK_EVAL_WINDOW;
             const uint8_t *w = p + i * eb;
+            populate(c, w, (size_t)(k * eb));
             hash_job hj = {0};
             if (pass == 1) hash_start(c, &hj, h, w, (size_t)(k * eb));
             int rc = c->red->ops->stats(c->red, e->dtype, aligned_window(c, w, (size_t)(k * eb), eb), k, &r->st, err);
