@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,8 @@ struct ck_repair {
     bool index_changed;
     side_file *side;
     size_t n_side;
+    uint32_t *slots;           /* name index: open addressing, rt index + 1, 0 = empty */
+    size_t slot_mask;
 };
 
 static bool rt_changed(const rt *t)
@@ -62,10 +65,27 @@ static uint64_t rt_bytes(const rt *t)
     return nbytes;
 }
 
+/* The name index. Names change as the plan renames, drops and adds tensors; instead of deleting
+ * from the table, a name gets a new slot and lookups skip entries whose tensor no longer answers
+ * to the name, so the table is sized for every tensor plus every action. */
+static size_t name_slot(const ck_repair *r, const char *name)
+{
+    return (size_t)XXH3_64bits(name, strlen(name)) & r->slot_mask;
+}
+
+static void index_name(ck_repair *r, size_t i)
+{
+    size_t h = name_slot(r, r->t[i].name);
+    while (r->slots[h]) h = (h + 1) & r->slot_mask;
+    r->slots[h] = (uint32_t)(i + 1);
+}
+
 static rt *find_live(ck_repair *r, const char *name)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (!r->t[i].dropped && !strcmp(r->t[i].name, name)) return &r->t[i];
+    for (size_t h = name_slot(r, name); r->slots[h]; h = (h + 1) & r->slot_mask) {
+        rt *t = &r->t[r->slots[h] - 1];
+        if (!t->dropped && !strcmp(t->name, name)) return t;
+    }
     return NULL;
 }
 
@@ -187,6 +207,7 @@ static int apply_action(ck_repair *r, const ck_rplan *p, size_t i, ck_error *err
         memcpy(t->src_shape, a->shape, sizeof t->shape);
         t->is_new = true;
         t->cast_by = -1;
+        index_name(r, r->n - 1);
         return 0;
     }
     rt *t = find_live(r, a->key);
@@ -198,6 +219,7 @@ static int apply_action(ck_repair *r, const ck_rplan *p, size_t i, ck_error *err
     case CK_ACT_RENAME:
         if (find_live(r, a->to)) return act_err(err, p, i, a->to, "the new name is already taken");
         t->name = a->to;
+        index_name(r, (size_t)(t - r->t));
         return 0;
     case CK_ACT_TRANSPOSE: {
         if (t->ndim < 2) return act_err(err, p, i, a->key, "a tensor of %d dimension%s has no last two to swap", t->ndim, t->ndim == 1 ? "" : "s");
@@ -269,6 +291,15 @@ int ck_repair_build(ck_checkpoint *ck, const ck_rplan *plan, ck_backend *be, ck_
             t->cast_by = -1;
         }
     }
+    size_t slots = 16;
+    while (slots < 2 * (r->cap + plan->n)) slots *= 2;
+    r->slots = calloc(slots, sizeof *r->slots);
+    if (!r->slots || r->cap >= UINT32_MAX) {
+        ck_repair_free(r);
+        return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "out of memory");
+    }
+    r->slot_mask = slots - 1;
+    for (size_t i = 0; i < r->n; i++) index_name(r, i);
     for (size_t i = 0; i < plan->n; i++)
         if (apply_action(r, plan, i, err) < 0) {
             ck_repair_free(r);
@@ -299,6 +330,7 @@ void ck_repair_free(ck_repair *r)
     for (size_t i = 0; i < r->n_side; i++) free(r->side[i].name);
     free(r->side);
     free(r->rewrite);
+    free(r->slots);
     free(r->t);
     free(r);
 }
