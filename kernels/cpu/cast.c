@@ -3,13 +3,18 @@
  * is exact in f32, so the one rounding is the encoder's. Pieces of BLOCK elements keep the f32
  * staging buffer in L1; tasks of TASK elements spread the work over the pool.
  *
- * 16-bit to 8-bit casts (BF16/F16 -> F8_E4M3/F8_E5M2) go through a 64 Ki-entry table instead,
+ * The compute-bound encoders (F32 -> F16/F8, BF16 -> F8) run as fused loops over the codec's
+ * element functions instead, with AVX-512 clones (see FUSED below).
+ *
+ * F16 to 8-bit casts (F16 -> F8_E4M3/F8_E5M2) go through a 64 Ki-entry table instead,
  * made once by running that same decode and encode over every 16-bit code, so it agrees with
  * them by construction. */
 #include <pthread.h>
 #include <string.h>
 
+#include "kernels/codec.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/simd.h"
 
 #define BLOCK 1024
 #define TASK (64 * 1024)
@@ -22,7 +27,34 @@ typedef struct {
     const ck_cpu_dtype *from, *to;
     bool from_f32, to_f32;
     const uint8_t *lut16;        /* 16-bit -> 8-bit: the table, else NULL */
+    void (*direct)(const void *src, void *dst, size_t n); /* a fused loop, else NULL */
 } cast_job;
+
+/* ---- fused loops for the encoders that are compute-bound ----
+ * Each is the codec's own element function in a loop (the very arithmetic the per-dtype table
+ * runs), with no f32 staging, compiled for wider vectors where the CPU has them. */
+#define FUSED(name, stype, dtype, expr)                                            \
+    CK_VEC_CLONES_WIDE static void name(const void *src, void *dst, size_t n)      \
+    {                                                                              \
+        const stype *s = src;                                                      \
+        dtype *d = dst;                                                            \
+        for (size_t i = 0; i < n; i++) d[i] = expr;                                \
+    }
+FUSED(f32_f16, float, uint16_t, ck_f32_to_f16(s[i]))
+FUSED(f32_e4m3, float, uint8_t, ck_f32_to_e4m3(s[i]))
+FUSED(f32_e5m2, float, uint8_t, ck_f32_to_e5m2(s[i]))
+FUSED(bf16_e4m3, uint16_t, uint8_t, ck_f32_to_e4m3(ck_bf16_to_f32(s[i])))
+FUSED(bf16_e5m2, uint16_t, uint8_t, ck_f32_to_e5m2(ck_bf16_to_f32(s[i])))
+
+static void (*direct_for(ck_dtype from, ck_dtype to))(const void *, void *, size_t)
+{
+    if (from == CK_F32 && to == CK_F16) return f32_f16;
+    if (from == CK_F32 && to == CK_F8_E4M3) return f32_e4m3;
+    if (from == CK_F32 && to == CK_F8_E5M2) return f32_e5m2;
+    if (from == CK_BF16 && to == CK_F8_E4M3) return bf16_e4m3;
+    if (from == CK_BF16 && to == CK_F8_E5M2) return bf16_e5m2;
+    return NULL;
+}
 
 /* ---- 16-bit -> 8-bit tables ---- */
 
@@ -56,6 +88,10 @@ static void cast_task(void *ctx, size_t task)
     const cast_job *j = ctx;
     uint64_t i0 = (uint64_t)task * TASK, i1 = i0 + TASK < j->n ? i0 + TASK : j->n;
     float tmp[BLOCK];
+    if (j->direct) {
+        j->direct(j->src + i0 * j->sbytes, j->dst + i0 * j->dbytes, (size_t)(i1 - i0));
+        return;
+    }
     if (j->lut16) {
         const uint16_t *s = (const uint16_t *)(const void *)j->src;
         for (uint64_t i = i0; i < i1; i++) j->dst[i] = j->lut16[s[i]];
@@ -90,9 +126,9 @@ int ck_cpu_cast(ck_backend *be, ck_dtype from, const void *src, ck_dtype to, voi
         memcpy(dst, src, (size_t)n * sb);
         return 0;
     }
-    cast_job j = {src, dst, n, sb, db, &ck_cpu_dtypes[from], &ck_cpu_dtypes[to], from == CK_F32, to == CK_F32, NULL};
+    cast_job j = {src, dst, n, sb, db, &ck_cpu_dtypes[from], &ck_cpu_dtypes[to], from == CK_F32, to == CK_F32, NULL, direct_for(from, to)};
     int li = lut16_index(from, to);
-    if (li >= 0 && n >= 65536) { /* worth building the tables (once per process) */
+    if (li >= 0 && !j.direct && n >= 65536) { /* worth building the tables (once per process) */
         pthread_once(&lut16_once, lut16_build);
         j.lut16 = lut16[li];
     }

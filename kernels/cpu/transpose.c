@@ -18,8 +18,8 @@
 #include "kernels/cpu/simd.h"
 
 #define LINE 64            /* bytes: one cache line, and a block's side in bytes */
-#define PF 4               /* prefetch source rows this many blocks ahead (and the next block's output lines) */
-#define TILE 256           /* elements: a task's rows and columns */
+#define PF 8               /* prefetch source rows this many blocks ahead, in task order (and the next block's output lines) */
+#define TILE 512           /* elements: a task's rows and columns */
 
 typedef struct {
     const uint8_t *src;
@@ -77,9 +77,11 @@ BLOCK_FN(block_u64, ck_v2u64, 2, tr_u64)
 /* ---- whole-byte elements ---------------------------------------------------------------- */
 
 /* A task is a tile of TILE x TILE elements: its source and destination rows then touch at most
- * 2 * TILE pages, which stay in the TLB while the tile's blocks are done. */
+ * 2 * TILE pages, which stay in the (second-level) TLB while the tile's blocks are done. Compiled
+ * for AVX2 too where the CPU has it: the three-operand forms save the register copies that the
+ * interleave rounds need with SSE2 (same bytes either way: only moves). */
 #define TP_KERNEL(name, type, blockf)                                                               \
-    static void name(void *ctx, size_t task)                                                        \
+    CK_VEC_CLONES static void name(void *ctx, size_t task)                                                      \
     {                                                                                               \
         enum { W = sizeof(type), B = LINE / sizeof(type) };                                         \
         const tp_job *j = ctx;                                                                      \
@@ -93,12 +95,18 @@ BLOCK_FN(block_u64, ck_v2u64, 2, tr_u64)
         _Alignas(LINE) uint8_t buf[B][LINE];                                                        \
         for (uint64_t r = r0; r < rfull; r += B)                                                    \
             for (uint64_t c = c0; c < cfull; c += B) {                                              \
+                /* the block PF ahead in this task's order, wrapping into the next block row */     \
+                uint64_t pc = c + PF * B, pr = r;                                                   \
+                if (pc >= cfull) pc = c0 + (pc - cfull), pr = r + B;                                \
+                bool pf = pr < rfull && pc < cfull;                                                 \
                 for (int k = 0; k < B; k++) {                                                       \
                     memcpy(buf[k], s + (r + k) * C + c, LINE);                                      \
-                    if (c + (PF + 1) * B <= cfull) __builtin_prefetch(s + (r + k) * C + c + PF * B); \
+                    if (pf) __builtin_prefetch(s + (pr + k) * C + pc);                              \
                 }                                                                                   \
-                if (c + B < cfull)                                                                  \
-                    for (int k = 0; k < B; k++) __builtin_prefetch(d + (c + B + k) * R + r, 1);     \
+                uint64_t nc = c + B, nr = r;                                                        \
+                if (nc >= cfull) nc = c0, nr = r + B;                                               \
+                if (nr < rfull)                                                                     \
+                    for (int k = 0; k < B; k++) __builtin_prefetch(d + (nc + k) * R + nr, 1);       \
                 blockf((const uint8_t (*)[LINE])buf, (uint8_t *)(d + c * R + r), R * W);            \
             }                                                                                       \
         for (uint64_t c = cfull; c < c1; c++) /* the right edge, then the bottom one */             \
@@ -119,7 +127,7 @@ TP_KERNEL(tp_u64, uint64_t, block_u64)
  * (a >> 4) | (b & 0xF0). So with E[m][k] and O[m][k] those bytes, output row 2k is row k of E's
  * transpose and output row 2k+1 row k of O's: two byte transposes of [R/2, C/2] matrices. A task
  * is TILE row pairs by TILE byte columns. */
-static void tp_nib_even(void *ctx, size_t task)
+CK_VEC_CLONES static void tp_nib_even(void *ctx, size_t task)
 {
     const tp_job *j = ctx;
     uint64_t R = j->rows, C = j->cols, per_b = j->row_blocks * j->col_groups;
@@ -133,11 +141,15 @@ static void tp_nib_even(void *ctx, size_t task)
     _Alignas(LINE) uint8_t be[LINE][LINE], bo[LINE][LINE];
     for (uint64_t p = p0; p < pfull; p += LINE)
         for (uint64_t k = k0; k < kfull; k += LINE) {
+            uint64_t pk = k + PF * LINE, pp = p; /* the block PF ahead, wrapping as in TP_KERNEL */
+            if (pk >= kfull) pk = k0 + (pk - kfull), pp = p + LINE;
+            bool pf = pp < pfull && pk < kfull;
             for (int m = 0; m < LINE; m++) {
                 const uint8_t *ra = s + (2 * (p + m)) * sbytes + k, *rb2 = ra + sbytes;
-                if (k + (PF + 1) * LINE <= kfull) {
-                    __builtin_prefetch(ra + PF * LINE);
-                    __builtin_prefetch(rb2 + PF * LINE);
+                if (pf) {
+                    const uint8_t *q = s + (2 * (pp + m)) * sbytes + pk;
+                    __builtin_prefetch(q);
+                    __builtin_prefetch(q + sbytes);
                 }
                 for (int v = 0; v < LINE; v += 16) {
                     ck_v16u8 a, bb;
