@@ -78,3 +78,35 @@ int ck_gate_up_permute(ck_backend *be, ck_dtype dtype, const void *src, void *ds
     return be->ops->permute_pairs(be, dtype, src, dst, outer, shape[dim], inner,
                                   to_concat ? CK_PAIRS_SPLIT : CK_PAIRS_JOIN, err);
 }
+
+int ck_permute_args(ck_dtype dtype, uint64_t outer, uint64_t n, uint64_t inner, ck_pairs_dir dir,
+                    uint64_t *row_bytes, uint64_t *total, ck_error *err)
+{
+    if (dir != CK_PAIRS_SPLIT && dir != CK_PAIRS_JOIN)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: unknown direction %d", (int)dir);
+    if (n % 2)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: the paired dim has odd size %llu",
+                            (unsigned long long)n);
+    unsigned bits = ck_dtype_info(dtype)->bits;
+    uint64_t t, rbits;
+    if (__builtin_mul_overflow(outer, n, &t) || __builtin_mul_overflow(t, inner, &t) || t > UINT64_MAX / 64 ||
+        __builtin_mul_overflow(inner, (uint64_t)bits, &rbits))
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: shape overflows");
+    if (rbits % 8)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: rows of %llu %s elements are not whole bytes",
+                            (unsigned long long)inner, ck_dtype_name(dtype));
+    *row_bytes = rbits / 8;
+    *total = t;
+    return 0;
+}
+
+int ck_quant_args(const char *op, uint64_t rows, uint64_t cols, bool even, ck_error *err)
+{
+    if (even && cols % 2)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: %llu columns: packed FP4 rows need an even count",
+                            op, (unsigned long long)cols);
+    uint64_t n;
+    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: shape overflows", op);
+    return 0;
+}

@@ -91,22 +91,10 @@ int ck_cpu_permute_pairs(ck_backend *be, ck_dtype dtype, const void *src, void *
 {
     if (!ck_cpu_permute_supports(dtype))
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "permute: no kernel for %s", ck_dtype_name(dtype));
-    if (dir != CK_PAIRS_SPLIT && dir != CK_PAIRS_JOIN)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: unknown direction %d", (int)dir);
-    if (n % 2)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: the paired dim has odd size %llu",
-                            (unsigned long long)n);
-    unsigned bits = ck_dtype_info(dtype)->bits;
-    uint64_t total, rbits;
-    if (__builtin_mul_overflow(outer, n, &total) || __builtin_mul_overflow(total, inner, &total) ||
-        total > UINT64_MAX / 64 || __builtin_mul_overflow(inner, (uint64_t)bits, &rbits))
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "permute: shape overflows");
-    if (rbits % 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1,
-                            "permute: rows of %llu %s elements are not whole bytes", (unsigned long long)inner,
-                            ck_dtype_name(dtype));
+    uint64_t rb, total;
+    if (ck_permute_args(dtype, outer, n, inner, dir, &rb, &total, err) < 0) return -1;
     if (total == 0) return 0;
-    pp_job j = {src, dst, n / 2, rbits / 8, 0, 0, dir, false};
+    pp_job j = {src, dst, n / 2, rb, 0, 0, dir, false};
     uint64_t align = j.rb > 8 ? 8 : j.rb;
     j.aligned = (((uintptr_t)src | (uintptr_t)dst) & (align - 1)) == 0;
     j.kper = TASK_BYTES / (2 * j.rb);

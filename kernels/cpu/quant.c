@@ -109,21 +109,11 @@ CK_VEC_CLONES static void fp8_encode_task(void *ctx, size_t task)
     }
 }
 
-static int check_shape(const char *op, uint64_t rows, uint64_t cols, bool even, ck_error *err)
-{
-    if (even && cols % 2)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: %llu columns: packed FP4 rows need an even count",
-                            op, (unsigned long long)cols);
-    uint64_t n;
-    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: shape overflows", op);
-    return 0;
-}
 
 int ck_cpu_quant_mxfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, uint64_t rows,
                        uint64_t cols, ck_error *err)
 {
-    if (check_shape("quantize MXFP4", rows, cols, true, err)) return -1;
+    if (ck_quant_args("quantize MXFP4", rows, cols, true, err)) return -1;
     q_job j = {.src = src, .codes = codes, .scales = scales, .rows = rows, .cols = cols, .rpt = rows_per_task(cols)};
     if (rows && cols) ck_pool_run(ck_cpu_pool(be), task_count(&j), mxfp4_task, &j);
     return 0;
@@ -132,7 +122,7 @@ int ck_cpu_quant_mxfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t
 int ck_cpu_quant_nvfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, float *global,
                        uint64_t rows, uint64_t cols, ck_error *err)
 {
-    if (check_shape("quantize NVFP4", rows, cols, true, err)) return -1;
+    if (ck_quant_args("quantize NVFP4", rows, cols, true, err)) return -1;
     if (!(*global >= 0) || !ck_f32_finite(*global))
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "quantize NVFP4: global scale %g", (double)*global);
     q_job j = {.src = src, .codes = codes, .scales = scales, .rows = rows, .cols = cols, .rpt = rows_per_task(cols)};
@@ -160,7 +150,7 @@ int ck_cpu_quant_fp8(ck_backend *be, ck_dtype dtype, const float *src, uint8_t *
                             ck_dtype_name(dtype));
     if (!block_rows || !block_cols)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "quantize FP8: zero block size");
-    if (check_shape("quantize FP8", rows, cols, false, err)) return -1;
+    if (ck_quant_args("quantize FP8", rows, cols, false, err)) return -1;
     if (!rows || !cols) return 0;
     q_job j = {.src = src, .codes = dst, .rows = rows, .cols = cols, .rpt = rows_per_task(cols), .fscales = scales,
                .fmax = dtype == CK_F8_E4M3 ? 448.0f : 57344.0f, .br = block_rows, .bc = block_cols,

@@ -50,22 +50,12 @@ __global__ void fp8_q(const float *__restrict__ x, uint8_t *__restrict__ q, cons
         q[i] = ck_fp8_quant(x[i], sc[i / cols / br * nbc + i % cols / bc], fmax, E4M3);
 }
 
-static int check_shape(const char *op, uint64_t rows, uint64_t cols, bool even, ck_error *err)
-{
-    if (even && cols % 2)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: %llu columns: packed FP4 rows need an even count",
-                            op, (unsigned long long)cols);
-    uint64_t n;
-    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: shape overflows", op);
-    return 0;
-}
 
 int ck_cuda_quant_mxfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_t *scales, uint64_t rows,
                         uint64_t cols, ck_error *err)
 {
     ck_cuda *c = (ck_cuda *)be->impl;
-    if (check_shape("quantize MXFP4", rows, cols, true, err)) return -1;
+    if (ck_quant_args("quantize MXFP4", rows, cols, true, err)) return -1;
     uint64_t n = rows * cols, nsc = rows * ((cols + 31) / 32);
     if (n == 0) return 0;
     void *dx = ck_cuda_upload(c, 0, src, n * 4, err);
@@ -81,7 +71,7 @@ int ck_cuda_quant_nvfp4(ck_backend *be, const float *src, uint8_t *codes, uint8_
                         uint64_t rows, uint64_t cols, ck_error *err)
 {
     ck_cuda *c = (ck_cuda *)be->impl;
-    if (check_shape("quantize NVFP4", rows, cols, true, err)) return -1;
+    if (ck_quant_args("quantize NVFP4", rows, cols, true, err)) return -1;
     if (!(*global >= 0) || !ck_f32_finite(*global))
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "quantize NVFP4: global scale %g", (double)*global);
     uint64_t n = rows * cols, nsc = rows * ((cols + 15) / 16);
@@ -115,7 +105,7 @@ int ck_cuda_quant_fp8(ck_backend *be, ck_dtype dtype, const float *src, uint8_t 
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "quantize FP8: %s is not an FP8 type",
                             ck_dtype_name(dtype));
     if (!block_rows || !block_cols) return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "quantize FP8: zero block size");
-    if (check_shape("quantize FP8", rows, cols, false, err)) return -1;
+    if (ck_quant_args("quantize FP8", rows, cols, false, err)) return -1;
     uint64_t n = rows * cols;
     if (n == 0) return 0;
     uint64_t nbc = (cols + block_cols - 1) / block_cols, nsc = (rows + block_rows - 1) / block_rows * nbc;
