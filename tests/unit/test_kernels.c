@@ -11,20 +11,8 @@
 #include "kernels/codec.h"
 #include "kernels/hash.h"
 #include "tests/check.h"
+#include "tests/unit/kernel_test.h"
 
-static const int thread_counts[] = {1, 2, 3, 7};
-#define NT (int)(sizeof thread_counts / sizeof *thread_counts)
-static ck_backend *be[NT];
-
-static uint64_t rng = 0x243F6A8885A308D3ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-static uint64_t rnd_upto(uint64_t n) { return n ? rnd() % n : 0; }
 
 static float rnd_value(void)
 {
@@ -518,6 +506,7 @@ static void test_backend_selection(void)
 
 int main(void)
 {
+    rng = 0x243F6A8885A308D3ull;
     ck_error err;
     for (int t = 0; t < NT; t++) {
         be[t] = ck_backend_cpu_create(thread_counts[t], &err);

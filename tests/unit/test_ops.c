@@ -12,20 +12,8 @@
 #include "kernels/backend.h"
 #include "kernels/codec.h"
 #include "tests/check.h"
+#include "tests/unit/kernel_test.h"
 
-static const int thread_counts[] = {1, 2, 3, 7};
-#define NT (int)(sizeof thread_counts / sizeof *thread_counts)
-static ck_backend *be[NT];
-
-static uint64_t rng = 0x452821E638D01377ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-static uint64_t rnd_upto(uint64_t n) { return n ? rnd() % n : 0; }
 static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; } /* [0, 1) */
 static float rnd_normalish(void) { return (float)((rnd_unit() + rnd_unit() + rnd_unit() - 1.5) * 2.0); }
 
@@ -622,6 +610,7 @@ static void test_matmul(void)
 
 int main(void)
 {
+    rng = 0x452821E638D01377ull;
     ck_error err;
     for (int t = 0; t < NT; t++) {
         be[t] = ck_backend_cpu_create(thread_counts[t], &err);
