@@ -20,6 +20,9 @@
 #include "kernels/ops.h"
 #include "kernels/stats.h"
 
+/* Fill dst with elements [first, first + count) of a stream; 0, or -1 with err set. */
+typedef int (*ck_elem_read_fn)(void *ctx, uint64_t first, uint64_t count, void *dst, ck_error *err);
+
 typedef enum {
     CK_OP_TRANSPOSE,     /* dtype: the element type (any whole-byte width, or F4 packed) */
     CK_OP_CAST,          /* dtype: a source or destination type (casts go between any two) */
@@ -70,6 +73,15 @@ typedef struct {
     /* Feed n elements of `dtype` to the pass `st->pass` of a statistics reduction (kernels/stats.h).
      * Call with the whole tensor in order, in pieces of any size, once per pass. */
     int (*stats)(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
+
+    /* The same for a whole tensor of n elements that `read` delivers on demand, in pieces, from
+     * any thread and in any order: the back end's workers read their own pieces straight into
+     * their cache (for a file in the page cache, a separate reader's copy costs as much as the
+     * statistics). The reduction must be fresh (pass 1, nothing fed yet); the call does every
+     * pass and finishes it. NULL where a back end does not do this; callers then read windows
+     * themselves and call `stats`. */
+    int (*stats_stream)(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
+                        ck_error *err);
 
     void (*destroy)(ck_backend *be);
 

@@ -1,9 +1,10 @@
-/* ckdoc stats: per tensor min, max, mean, std, NaN/Inf/zero counts, a 64-bin histogram and an
- * XXH3-64 content hash. Quantized tensors are reported once per group, dequantized with their
- * scales (MXFP4 X_blocks + X_scales, or ModelOpt weight + weight_scale (E8M0); NVFP4 weight +
- * weight_scale + weight_scale_2; FP8 weight + weight_scale_inv or weight_scale). Data are streamed
+/* ckdoc stats: per tensor min, max, mean, std, NaN/Inf/zero counts, an XXH3-64 content hash,
+ * and with --histogram (JSON) 64 bins over [min, max], which cost a second read. Quantized
+ * tensors are reported once per group, dequantized with their scales (MXFP4 X_blocks +
+ * X_scales, or ModelOpt weight + weight_scale (E8M0); NVFP4 weight + weight_scale +
+ * weight_scale_2; FP8 weight + weight_scale_inv or weight_scale). Data are streamed
  * from the mmapped shards in bounded windows, and each window's pages are released after use,
- * so memory stays bounded whatever the checkpoint's size. JSON: schema "ckdoc.stats/1"
+ * so memory stays bounded whatever the checkpoint's size. JSON: schema "ckdoc.stats/2"
  * (docs/stats.md). The output is a function of the files alone: the back end and the thread count
  * change neither the numbers nor the bytes printed (they are named on stderr only). */
 #include <fnmatch.h>
@@ -20,17 +21,17 @@
 #include "kernels/backend.h"
 #include "kernels/tensor_eval.h"
 
-#define STATS_USAGE "usage: ckdoc stats PATH [--filter GLOB] [--json] [--threads N] [--backend cpu|cuda|auto]"
+#define STATS_USAGE "usage: ckdoc stats PATH [--filter GLOB] [--json] [--histogram] [--threads N] [--backend cpu|cuda|auto]"
 typedef struct {
     const char *path, *filter;
-    bool json;
+    bool json, histogram;
     int threads;
     ck_backend_kind kind;
 } stats_opts;
 
 typedef struct {
     FILE *out;
-    bool json, first;
+    bool json, histogram, first;
 } ctx;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -50,6 +51,7 @@ static int parse_args(int argc, char **argv, stats_opts *o)
             return CK_EXIT_OK;
         }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
+        if (!strcmp(a, "--histogram")) { o->histogram = true; continue; }
         static const char *const valued[] = {"--filter", "--threads", "--backend"};
         size_t k = 0;
         for (; k < 3; k++) {
@@ -120,11 +122,15 @@ static void print_item(ctx *c, const ck_tgroup *g, const ck_tresult *r, const ch
                         ",\"zero\":%" PRIu64,
                 r->st.count, t->finite, t->nan, t->inf, t->zero);
         if (some)
-            fprintf(c->out, ",\"min\":%.9g,\"max\":%.9g,\"mean\":%.17g,\"std\":%.17g,\"histogram\":[", (double)t->min,
-                    (double)t->max, r->st.mean, r->st.std);
-        else fputs(",\"min\":null,\"max\":null,\"mean\":null,\"std\":null,\"histogram\":[", c->out);
-        for (int b = 0; b < CK_HIST_BINS; b++) fprintf(c->out, "%s%" PRIu64, b ? "," : "", t->hist[b]);
-        fputs("]}}", c->out);
+            fprintf(c->out, ",\"min\":%.9g,\"max\":%.9g,\"mean\":%.17g,\"std\":%.17g", (double)t->min, (double)t->max,
+                    r->st.mean, r->st.std);
+        else fputs(",\"min\":null,\"max\":null,\"mean\":null,\"std\":null", c->out);
+        if (c->histogram) {
+            fputs(",\"histogram\":[", c->out);
+            for (int b = 0; b < CK_HIST_BINS; b++) fprintf(c->out, "%s%" PRIu64, b ? "," : "", t->hist[b]);
+            fputc(']', c->out);
+        }
+        fputs("}}", c->out);
         return;
     }
     char shape[160] = "[";
@@ -176,7 +182,7 @@ int ck_cmd_stats(int argc, char **argv)
         fprintf(stderr, "ckdoc: %s\n", line);
         status = CK_EXIT_INPUT;
     }
-    ctx c = {.out = stdout, .json = o.json, .first = true};
+    ctx c = {.out = stdout, .json = o.json, .histogram = o.histogram, .first = true};
     ck_backend *be = ck_backend_create(o.kind, o.threads, why, &err);
     ck_teval *ev = be ? ck_teval_new(&ck, be, o.threads, &err) : NULL;
     bool *done = calloc(ck.n_entries + 1, sizeof *done);
@@ -188,7 +194,7 @@ int ck_cmd_stats(int argc, char **argv)
     }
     fprintf(stderr, "ckdoc: backend %s\n", why);
     if (ck_teval_reducer(ev) != be) fprintf(stderr, "ckdoc: statistics reductions run on the cpu back end\n");
-    if (o.json) fprintf(c.out, "{\"schema\":\"ckdoc.stats/1\",\"tensors\":[");
+    if (o.json) fprintf(c.out, "{\"schema\":\"ckdoc.stats/2\",\"tensors\":[");
     else
         fprintf(c.out, "%-56s %-14s %-18s %12s %12s %12s %12s %6s %6s %9s  %-16s\n", "name", "dtype", "shape", "min", "max",
                 "mean", "std", "nan", "inf", "zeros", "xxh3");
@@ -205,7 +211,7 @@ int ck_cmd_stats(int argc, char **argv)
         snprintf(name, sizeof name, "%.*s", (int)nl, e->name);
         if (!selected(o.filter, &g, name)) continue;
         ck_tresult r;
-        if (ck_teval_stats(ev, &g, &r, &err) < 0) {
+        if (ck_teval_stats(ev, &g, CK_EVAL_HASH | (o.histogram ? CK_EVAL_HISTOGRAM : 0), &r, &err) < 0) {
             ck_error_format(&err, line, sizeof line);
             fprintf(stderr, "ckdoc: %s\n", line);
             status = CK_EXIT_INPUT;

@@ -1,29 +1,33 @@
 /* Tensor statistics with a fixed reduction order, shared by every back end.
  *
- * A tensor is reduced in two passes over its elements (decoded to f32):
- *   pass 1: count, NaN/Inf/zero counts, min and max of the finite values, and their sum;
- *   pass 2: sum of squared deviations from the mean, and a 64-bin histogram over [min, max].
- * (Two passes because a one-pass variance loses digits when |mean| >> std, and the histogram needs
- * the range first.)
+ * Pass 1, always, one read of the data: count, NaN/Inf/zero counts, min and max of the finite
+ * values, their mean and standard deviation. Pass 2, only for a reduction started with a
+ * histogram: 64 bins over [min, max] (the range must be known first). So `check --deep` and
+ * `stats` read every byte once; the browser, which draws the histogram, reads twice.
  *
- * Why results never depend on the thread count, the back end or how the caller splits the data:
- * the element sequence is cut into fixed chunks of CK_STATS_CHUNK elements counted from the first
- * element of the tensor. Inside a chunk, element i goes to lane i % 8 (plain double adds, in
- * element order); a chunk's value is the lanes folded pairwise; chunk values are added in chunk
- * order with Neumaier compensation. Counts, min, max and histogram bins are exact, so their
- * merge order does not matter. A back end may process calls of any length: ck_stats keeps the
- * open chunk's lanes between calls.
+ * Why results never depend on the thread count, the back end or how the caller cuts the data:
+ * the elements are cut into chunks of CK_STATS_CHUNK counted from the first element of the
+ * tensor, and each chunk is reduced on its own, in two sweeps over its decoded values (which sit
+ * in cache, so the data are still read once). Lane k of CK_STATS_LANES takes elements k, k + 64,
+ * k + 128, ... in order; a non-finite value adds +0; lanes are widened to double and folded
+ * pairwise (ck_fold_lanes):
+ *   1. with c the chunk's first finite value, the lanes add x - c in float: P;
+ *      m = c + P / n (double; n: the chunk's finite values), mf = (float)m, S = n * c + P;
+ *   2. with d = x - mf in float, the lanes add d * d: Q;
+ *      M2 = max(0, Q - n * (m - mf)^2)  (sum (x - mf)^2 = M2 + n (m - mf)^2).
+ * Shifting by a value of the chunk keeps the float sums small (a tensor's values sit within a few
+ * std of each other), and a float lane holds 16 of them, so S and M2 are good to a few parts in
+ * 10^7 even where |mean| >> std (numpy's float32 mean is coarser). Where float could overflow or
+ * lose squares to subnormals, that is when the chunk's largest finite magnitude is outside
+ * [2^-30, 2^56) (and not 0), the chunk is reduced in double lanes instead: S = sum of x,
+ * M2 = sum of (x - S / n)^2.
+ * Chunks are merged in chunk order (ck_stats_merge_chunk): the S values by a Neumaier sum, which
+ * gives the mean, and M2 by Chan's pairwise update. Counts, min, max and histogram bins are exact,
+ * so their merge order does not matter. A back end may take calls of any length: the values of
+ * the chunk left open by one call wait in the ck_stats for the next (or for the end of pass 1).
  *
- * Counting mode, for the element types of 8 and 16 bits (BF16, F16, F8_E4M3, F8_E5M2, F8_E8M0,
- * U8, I8, U16, I16, BOOL): pass 1 only counts how often each code occurs (a table of 2^bits
- * uint64 counts; counts are exact, so back ends merge per-thread tables in any order), and
- * ck_stats_begin_pass2 computes every statistic from the table, walking the codes in ascending
- * order: the counts, min and max; the sum of count * value (Neumaier, in double); the mean; the
- * squared deviations count * (value - mean)^2 (Neumaier, in double) and the histogram, with the
- * very formulas of the two-pass path. Pass 2 reads nothing (ck_stats_wants_pass2 says false; pass-2
- * calls are accepted and do nothing). The results are a function of the multiset of codes alone,
- * so they cannot depend on threads, splits or back ends. The mode is fixed by the dtype of the
- * first pass-1 call; later calls of that reduction must use the same dtype. */
+ * Sequence: ck_stats_init, pass-1 calls of the back end's stats op, ck_stats_begin_pass2, pass-2
+ * calls if ck_stats_wants_pass2 (others are accepted and do nothing), ck_stats_finish. */
 #ifndef CK_STATS_H
 #define CK_STATS_H
 
@@ -34,75 +38,76 @@
 #include "kernels/codec.h"
 
 #define CK_HIST_BINS 64
-#define CK_STATS_CHUNK 4096
-#define CK_STATS_LANES 8
-#define CK_STATS_BLOCK 64                            /* codes per block of the count table */
-#define CK_STATS_BLOCK_WORDS (65536 / CK_STATS_BLOCK / 64)  /* words of the touched-block bitmap */
+#define CK_STATS_CHUNK 1024
+#define CK_STATS_LANES 64
+#define CK_STATS_FLOAT_MIN 0x1p-30f /* largest magnitudes of a chunk reduced in float lanes */
+#define CK_STATS_FLOAT_MAX 0x1p56f
 
-enum { CK_STATS_UNSET, CK_STATS_FLOAT, CK_STATS_COUNT };
-
-/* What one stretch of elements contributes, apart from sums: exact, merge in any order. */
+/* What one stretch of elements contributes, apart from the moments: exact, merge in any order. */
 typedef struct {
     uint64_t nan, inf, zero, finite;
     float min, max;                  /* over finite values; +Inf / -Inf when there are none */
     uint64_t hist[CK_HIST_BINS];     /* pass 2 only */
 } ck_tally;
 
+/* One chunk's moments: its finite values' count, sum S and squared deviations M2 about S / n. */
 typedef struct {
-    uint64_t pos;                    /* elements consumed by this pass so far */
-    double lanes[CK_STATS_LANES];    /* the open chunk */
-    double total, comp;              /* Neumaier sum of the closed chunks */
-} ck_chunked_sum;
+    uint64_t n;
+    double sum, m2;
+} ck_chunk_moments;
 
 typedef struct {
     int pass;                        /* 1, 2, or 3 when finished */
-    uint64_t count;                  /* elements seen in pass 1 */
+    bool histogram;                  /* pass 2 bins the values */
+    uint64_t count;                  /* elements seen by pass 1 */
     ck_tally t;
-    ck_chunked_sum s1, s2;
+    /* the merged chunks (ck_stats_merge_chunk) */
+    uint64_t merged;                 /* finite values merged so far */
+    double run_mean, m2;             /* Chan */
+    double sum, sum_comp;            /* Neumaier */
     /* set between the passes */
-    double mean, lo, scale;          /* histogram: bin = (x - lo) * scale, clamped to [0, 63] */
+    double mean, lo, range;          /* histogram: bin = (x - lo) * 64 / range, clamped to [0, 63] */
     /* set by ck_stats_finish */
     double std;                      /* population standard deviation (numpy's ddof=0) */
-    /* counting mode */
-    int mode;                        /* CK_STATS_UNSET until the first pass-1 call */
-    ck_dtype dtype;                  /* CK_STATS_COUNT: the element type */
-    uint64_t *codes;                 /* CK_STATS_COUNT: 2^bits counts (heap; freed by finish) */
-    uint64_t touched[CK_STATS_BLOCK_WORDS]; /* bit b: codes[64b .. 64b+63] are valid (else all 0) */
+    /* the open chunk: decoded values waiting for the rest of their chunk */
+    unsigned nopen;
+    float open[CK_STATS_CHUNK];
 } ck_stats;
 
-void ck_stats_init(ck_stats *s);
-void ck_stats_begin_pass2(ck_stats *s); /* closes pass 1: mean, histogram range (counting: everything) */
-void ck_stats_finish(ck_stats *s);      /* also frees the count table */
-/* Frees the count table of a reduction abandoned before ck_stats_finish (idempotent). */
-void ck_stats_release(ck_stats *s);
-
-/* Whether a reduction of `d` uses counting mode (8- and 16-bit types with a decoder). */
-bool ck_stats_counting_dtype(ck_dtype d);
-/* Whether pass 2 needs the data again: false in counting mode. Callers may skip pass 2's reads. */
+/* Start a reduction; `histogram` asks for the 64 bins (and so for a second pass). */
+void ck_stats_init(ck_stats *s, bool histogram);
+void ck_stats_begin_pass2(ck_stats *s); /* closes pass 1: mean, std, histogram range */
+void ck_stats_finish(ck_stats *s);
+/* Whether pass 2 needs the data: only for a histogram. Callers skip pass 2's reads otherwise. */
 bool ck_stats_wants_pass2(const ck_stats *s);
-/* For back ends, at each pass-1 call: fix the mode on the first one (allocating the count table),
- * and check that a counting reduction keeps its dtype. Returns 0, -1 for out of memory, -2 for a
- * dtype that differs from the counting reduction's. */
-int ck_stats_set_mode(ck_stats *s, ck_dtype d);
-/* Counting mode: the 64 counts of block b, zeroed and marked valid on first use. */
-static inline uint64_t *ck_stats_block(ck_stats *s, unsigned b)
-{
-    uint64_t *p = s->codes + (size_t)b * CK_STATS_BLOCK, bit = 1ull << (b % 64);
-    if (!(s->touched[b / 64] & bit)) {
-        for (int i = 0; i < CK_STATS_BLOCK; i++) p[i] = 0;
-        s->touched[b / 64] |= bit;
-    }
-    return p;
-}
-
-/* Add one chunk's folded value to a chunked sum, in chunk order. */
-void ck_chunked_sum_close(ck_chunked_sum *cs);
+/* Merge the next chunk's moments, in chunk order. */
+void ck_stats_merge_chunk(ck_stats *s, const ck_chunk_moments *m);
+/* Pass 1 for back ends: append decoded values to the open chunk, reducing it when it fills.
+ * Returns how many of the n values it took (it stops at the end of the chunk). */
+uint64_t ck_stats_feed_open(ck_stats *s, const float *x, uint64_t n);
 
 /* ---- per-element arithmetic, shared by the CPU and CUDA back ends -------------------------- */
 
-CK_HOST_DEVICE static inline double ck_lanes_fold(const double *l)
+CK_HOST_DEVICE static inline double ck_fold16(const double *l)
 {
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    return (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))) +
+           (((l[8] + l[9]) + (l[10] + l[11])) + ((l[12] + l[13]) + (l[14] + l[15])));
+}
+
+/* The CK_STATS_LANES float lanes, widened: lanes k, k + 16, k + 32, k + 48 pairwise, then those
+ * 16 values by ck_fold16. */
+CK_HOST_DEVICE static inline double ck_fold_lanes(const float *l)
+{
+    double d[16];
+    for (int k = 0; k < 16; k++) d[k] = ((double)l[k] + (double)l[k + 16]) + ((double)l[k + 32] + (double)l[k + 48]);
+    return ck_fold16(d);
+}
+
+CK_HOST_DEVICE static inline double ck_fold_lanes_d(const double *l)
+{
+    double d[16];
+    for (int k = 0; k < 16; k++) d[k] = (l[k] + l[k + 16]) + (l[k + 32] + l[k + 48]);
+    return ck_fold16(d);
 }
 
 CK_HOST_DEVICE static inline void ck_neumaier_add(double *total, double *comp, double v)
@@ -115,70 +120,82 @@ CK_HOST_DEVICE static inline void ck_neumaier_add(double *total, double *comp, d
 
 CK_HOST_DEVICE static inline bool ck_f32_finite(float x) { return (ck_f32_bits(x) & 0x7F800000u) != 0x7F800000u; }
 
-/* Pass 1 over n decoded values starting at in-chunk offset `off` (lanes: the open chunk).
- * Working copies live in locals: through the pointers the compiler would have to assume that a
- * store to the tally may change x[] (both hold floats) and reload every element. */
-CK_HOST_DEVICE static inline void ck_stats_pass1_run(const float *x, uint64_t n, unsigned off, double *lanes, ck_tally *t)
+/* Whether a chunk whose largest finite magnitude is `big` is reduced in float lanes. */
+CK_HOST_DEVICE static inline bool ck_stats_float_ok(float big)
 {
-    double l[CK_STATS_LANES];
-    for (int k = 0; k < CK_STATS_LANES; k++) l[k] = lanes[k];
-    uint64_t nan = 0, inf = 0, zero = 0, fin_n = 0;
-    float mn = t->min, mx = t->max;
-#define CK_PASS1_BODY(i, lane)                           \
-    do {                                                 \
-        float v = x[i];                                  \
-        uint32_t a = ck_f32_bits(v) & 0x7FFFFFFFu;       \
-        bool fin = a < 0x7F800000u;                      \
-        nan += a > 0x7F800000u;                          \
-        inf += a == 0x7F800000u;                         \
-        zero += a == 0;                                  \
-        fin_n += fin;                                    \
-        mn = fin && v < mn ? v : mn;                     \
-        mx = fin && v > mx ? v : mx;                     \
-        l[lane] += fin ? (double)v : 0.0;                \
-    } while (0)
-    uint64_t i = 0;
-    if (off == 0) /* the same order, with constant lane numbers the compiler keeps in registers */
-        for (; i + CK_STATS_LANES <= n; i += CK_STATS_LANES)
-            for (int k = 0; k < CK_STATS_LANES; k++) CK_PASS1_BODY(i + k, k);
-    for (; i < n; i++) CK_PASS1_BODY(i, (off + i) & (CK_STATS_LANES - 1));
-#undef CK_PASS1_BODY
-    for (int k = 0; k < CK_STATS_LANES; k++) lanes[k] = l[k];
+    return big == 0 || (big >= CK_STATS_FLOAT_MIN && big < CK_STATS_FLOAT_MAX);
+}
+
+/* A chunk's moments from its sums about c (step 1) and mf (step 2). */
+CK_HOST_DEVICE static inline void ck_stats_shifted(ck_chunk_moments *m, uint64_t n, float c, double p, double q)
+{
+    double mean = (double)c + p / (double)n, e = mean - (double)(float)mean, m2 = q - (double)n * (e * e);
+    m->n = n;
+    m->sum = (double)n * (double)c + p;
+    m->m2 = m2 > 0 ? m2 : 0.0;
+}
+
+/* Step 2's shift. */
+CK_HOST_DEVICE static inline float ck_stats_mf(uint64_t n, float c, double p) { return (float)((double)c + p / (double)n); }
+
+/* The definition of one chunk's reduction (n <= CK_STATS_CHUNK values): its counts, min and max
+ * into t, its moments into m. Vectorized back ends must give the same bits. */
+CK_HOST_DEVICE static inline void ck_stats_chunk(const float *x, unsigned n, ck_tally *t, ck_chunk_moments *m)
+{
+    uint64_t nan = 0, inf = 0, zero = 0, fin = 0;
+    float c = 0, cmn = 0, cmx = 0, p[CK_STATS_LANES] = {0};
+    for (unsigned i = 0; i < n; i++) {
+        float v = x[i];
+        uint32_t a = ck_f32_bits(v) & 0x7FFFFFFFu;
+        bool f = a < 0x7F800000u;
+        nan += a > 0x7F800000u;
+        inf += a == 0x7F800000u;
+        zero += a == 0;
+        if (f && fin == 0) c = v;
+        p[i % CK_STATS_LANES] += f ? v - c : 0.0f;
+        if (!f) continue;
+        cmn = fin == 0 || v < cmn ? v : cmn;
+        cmx = fin == 0 || v > cmx ? v : cmx;
+        fin++;
+    }
     t->nan += nan;
     t->inf += inf;
     t->zero += zero;
-    t->finite += fin_n;
-    t->min = mn;
-    t->max = mx;
+    t->finite += fin;
+    if (fin) {
+        t->min = cmn < t->min ? cmn : t->min;
+        t->max = cmx > t->max ? cmx : t->max;
+    }
+    m->n = fin;
+    m->sum = m->m2 = 0;
+    if (!fin) return;
+    if (ck_stats_float_ok(-cmn > cmx ? -cmn : cmx)) {
+        double pl = ck_fold_lanes(p);
+        float mf = ck_stats_mf(fin, c, pl), ql[CK_STATS_LANES] = {0};
+        for (unsigned i = 0; i < n; i++) {
+            float d = ck_f32_finite(x[i]) ? x[i] - mf : 0.0f;
+            ql[i % CK_STATS_LANES] += d * d;
+        }
+        ck_stats_shifted(m, fin, c, pl, ck_fold_lanes(ql));
+        return;
+    }
+    double sd[CK_STATS_LANES] = {0}, q[CK_STATS_LANES] = {0};
+    for (unsigned i = 0; i < n; i++) sd[i % CK_STATS_LANES] += ck_f32_finite(x[i]) ? (double)x[i] : 0.0;
+    m->sum = ck_fold_lanes_d(sd);
+    double mean = m->sum / (double)fin;
+    for (unsigned i = 0; i < n; i++) {
+        double d = ck_f32_finite(x[i]) ? (double)x[i] - mean : 0.0;
+        q[i % CK_STATS_LANES] += d * d;
+    }
+    m->m2 = ck_fold_lanes_d(q);
 }
 
-/* Pass 2: squared deviations into the lanes, and the histogram. */
-CK_HOST_DEVICE static inline void ck_stats_pass2_run(const float *x, uint64_t n, unsigned off, double mean, double lo,
-                                                     double scale, double *lanes, ck_tally *t)
+/* The histogram bin of a finite value (pass 2): floor((x - lo) * 64 / range), in double and in
+ * that order (64 / range rounded first put values lying exactly on a bin edge one bin low). */
+CK_HOST_DEVICE static inline int ck_stats_bin(float v, double lo, double range)
 {
-    double l[CK_STATS_LANES];
-    for (int k = 0; k < CK_STATS_LANES; k++) l[k] = lanes[k];
-    /* Four sub-histograms: runs of equal bins would otherwise chain every increment on the last.
-     * uint32_t counts: callers pass at most one chunk (CK_STATS_CHUNK elements) per call. */
-    uint32_t h[4][CK_HIST_BINS] = {{0}};
-#define CK_PASS2_BODY(i, lane)                                               \
-    do {                                                                     \
-        float v = x[i];                                                      \
-        bool fin = ck_f32_finite(v);                                         \
-        double d = fin ? (double)v - mean : 0.0;                             \
-        l[lane] += d * d;                                                    \
-        double b = fin ? ((double)v - lo) * scale : -1.0;                    \
-        int bin = b >= CK_HIST_BINS - 1 ? CK_HIST_BINS - 1 : b > 0 ? (int)b : 0; \
-        h[(lane) & 3][bin] += fin;                                           \
-    } while (0)
-    uint64_t i = 0;
-    if (off == 0)
-        for (; i + CK_STATS_LANES <= n; i += CK_STATS_LANES)
-            for (int k = 0; k < CK_STATS_LANES; k++) CK_PASS2_BODY(i + k, k);
-    for (; i < n; i++) CK_PASS2_BODY(i, (off + i) & (CK_STATS_LANES - 1));
-#undef CK_PASS2_BODY
-    for (int k = 0; k < CK_STATS_LANES; k++) lanes[k] = l[k];
-    for (int b = 0; b < CK_HIST_BINS; b++) t->hist[b] += (uint64_t)h[0][b] + h[1][b] + h[2][b] + h[3][b];
+    double b = range > 0 ? ((double)v - lo) * CK_HIST_BINS / range : 0.0;
+    return b >= CK_HIST_BINS - 1 ? CK_HIST_BINS - 1 : b > 0 ? (int)b : 0;
 }
 
 #endif

@@ -1,5 +1,7 @@
 #include "kernels/tensor_eval.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "kernels/hash.h"
+#include "kernels/preader.h"
 
 const char *const ck_group_fmt_names[] = {[CK_GROUP_RAW] = "raw", [CK_GROUP_MXFP4] = "mxfp4", [CK_GROUP_NVFP4] = "nvfp4",
                                           [CK_GROUP_FP8] = "fp8"};
@@ -17,8 +20,11 @@ struct ck_teval {
     ck_backend *be, *red;      /* `red` reduces (the CPU when `be` cannot) */
     float *buf;                /* CK_EVAL_WINDOW decoded values */
     uint8_t *bounce;           /* aligned copy of a window whose source is misaligned */
+    ck_preader *reader;        /* plain tensors' read-ahead, started on first use */
     long page;
 };
+
+#define READ_WINDOW ((size_t)8 << 20) /* bytes: a multiple of every element size and chunk */
 
 /* ---- grouping ------------------------------------------------------------------------------- */
 
@@ -40,6 +46,20 @@ static uint64_t prod(const uint64_t *s, int n)
 }
 
 static bool is_e8m0_like(ck_dtype d) { return d == CK_U8 || d == CK_F8_E8M0; }
+
+/* The FP8 scale block along a dimension of n elements with `blocks` scales. Shapes alone do not
+ * say it when the edge block is partial (576 rows in 5 blocks: anything from 116 to 143), so the
+ * usual sizes come first (128 x 128 in DeepSeek-V3 and every block-scaled FP8 release seen),
+ * then the smallest size that fits; 0 when none does. */
+static uint64_t fp8_block(uint64_t n, uint64_t blocks)
+{
+    static const uint64_t usual[] = {128, 64, 32, 256, 16};
+    if (blocks == 1) return n;
+    for (size_t i = 0; i < sizeof usual / sizeof *usual; i++)
+        if ((n + usual[i] - 1) / usual[i] == blocks) return usual[i];
+    uint64_t b = (n + blocks - 1) / blocks;
+    return (n + b - 1) / b == blocks ? b : 0;
+}
 
 /* Decide what `e` heads: returns true and fills g for a quantized group whose shapes agree. */
 static bool find_quant_group(const ck_checkpoint *ck, const ck_entry *e, ck_tgroup *g)
@@ -90,9 +110,9 @@ static bool find_quant_group(const ck_checkpoint *ck, const ck_entry *e, ck_tgro
             g->br = rows ? rows : 1;
             g->bc = last ? last : 1;
         } else if (s->ndim == 2 && s->shape[0] && s->shape[1] && rows && last) {
-            g->br = (rows + s->shape[0] - 1) / s->shape[0];
-            g->bc = (last + s->shape[1] - 1) / s->shape[1];
-            if ((rows + g->br - 1) / g->br != s->shape[0] || (last + g->bc - 1) / g->bc != s->shape[1]) return false;
+            g->br = fp8_block(rows, s->shape[0]);
+            g->bc = fp8_block(last, s->shape[1]);
+            if (!g->br || !g->bc) return false;
         } else {
             return false;
         }
@@ -141,19 +161,6 @@ static const uint8_t *entry_data(ck_teval *c, const ck_entry *e, ck_error *err)
 
 /* Drop a window's pages from our mapping once read: the file stays cached by the kernel, but this
  * process never holds more than a window of it. */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
-
-/* Map a window's pages in one call before reading it: faulting them in one by one costs more than
- * the statistics themselves (a 256 MiB tensor is 65,536 faults). Older kernels refuse the advice,
- * and the pages then fault in as before. */
-static void populate(ck_teval *c, const void *p, size_t len)
-{
-    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(c->page - 1), b = (uintptr_t)p + len;
-    if (len) madvise((void *)a, b - a, MADV_POPULATE_READ);
-}
-
 static void release(ck_teval *c, const void *p, size_t len)
 {
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)(c->page - 1), b = (uintptr_t)p + len;
@@ -230,50 +237,67 @@ static void hash_wait(hash_job *j)
 
 /* ---- one item ------------------------------------------------------------------------------- */
 
+/* Elements of a plain tensor read straight from its shard (the back end's workers call this). */
 typedef struct {
-    bool has_stats;
-    ck_stats st;
-    uint64_t hash;
-    const char *why_no_stats;
-} result;
+    const ck_shard *sh;
+    const ck_entry *e;
+    size_t ebytes;
+} entry_reader;
 
-static int stats_raw(ck_teval *c, const ck_entry *e, const uint8_t *p, ck_tresult *r, ck_hash *h, ck_error *err)
+static int read_elements(void *ctx, uint64_t first, uint64_t count, void *dst, ck_error *err)
 {
+    const entry_reader *rd = ctx;
+    uint64_t off = rd->e->file_offset + first * rd->ebytes;
+    size_t len = (size_t)(count * rd->ebytes), got = 0;
+    while (got < len) {
+        ssize_t k = pread(rd->sh->st.fd, (uint8_t *)dst + got, len - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0)
+            return ck_error_set(err, CK_E_IO, rd->sh->st.path, rd->e->name, (int64_t)(off + got), "%s",
+                                k < 0 ? strerror(errno) : "the file ends before the tensor's data do");
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult *r, ck_hash *h, ck_error *err)
+{
+    const ck_shard *sh = &c->ck->shards[e->shard];
     size_t eb = ck_dtype_info(e->dtype)->bits / 8;
     r->has_stats = c->red->ops->supports(c->red, CK_OP_STATS, e->dtype);
-    if (!r->has_stats) {
-        r->why_no_stats = "no statistics for this dtype";
-        for (uint64_t off = 0; off < e->nbytes; off += CK_EVAL_WINDOW * 4) {
-            size_t k = (size_t)(e->nbytes - off < CK_EVAL_WINDOW * 4 ? e->nbytes - off : CK_EVAL_WINDOW * 4);
-            ck_hash_update(h, p + off, k);
-            release(c, p + off, k);
-        }
-        return 0;
+    if (!r->has_stats) r->why_no_stats = "no statistics for this dtype";
+    if (!r->has_stats && !(flags & CK_EVAL_HASH)) return 0;
+    if (!sh->ok) return ck_error_set(err, CK_E_IO, sh->st.path, e->name, -1, "shard could not be read");
+    ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
+    if (r->has_stats && !(flags & CK_EVAL_HASH) && c->red->ops->stats_stream) {
+        /* Nothing needs the bytes in order: the back end's workers read their own pieces. */
+        entry_reader rd = {sh, e, eb};
+        posix_fadvise(sh->st.fd, (off_t)e->file_offset, (off_t)e->nbytes, POSIX_FADV_SEQUENTIAL);
+        return c->red->ops->stats_stream(c->red, e->dtype, read_elements, &rd, e->numel, &r->st, err);
     }
-    ck_stats_init(&r->st);
+    if (!c->reader && !(c->reader = ck_preader_new(READ_WINDOW, c->red->threads, err))) return -1;
     for (int pass = 1; pass <= 2; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&r->st);
-        if (pass == 2 && !ck_stats_wants_pass2(&r->st)) break; /* counting mode: one read */
-        for (uint64_t i = 0; i < e->numel; i += CK_EVAL_WINDOW) {
-            uint64_t k = e->numel - i < CK_EVAL_WINDOW ? e->numel - i : CK_EVAL_WINDOW;
-            const uint8_t *w = p + i * eb;
-            populate(c, w, (size_t)(k * eb));
+        if (pass == 2 && (!r->has_stats || !ck_stats_wants_pass2(&r->st))) break;
+        ck_preader_start(c->reader, sh->st.fd, e->file_offset, e->nbytes, sh->st.path, e->name);
+        const uint8_t *w;
+        size_t n;
+        int more;
+        while ((more = ck_preader_next(c->reader, &w, &n, err)) > 0) {
             hash_job hj = {0};
-            if (pass == 1) hash_start(c, &hj, h, w, (size_t)(k * eb));
-            int rc = c->red->ops->stats(c->red, e->dtype, aligned_window(c, w, (size_t)(k * eb), eb), k, &r->st, err);
+            if (pass == 1 && (flags & CK_EVAL_HASH)) hash_start(c, &hj, h, w, n);
+            int rc = r->has_stats ? c->red->ops->stats(c->red, e->dtype, w, n / eb, &r->st, err) : 0;
             hash_wait(&hj);
-            if (rc) {
-                ck_stats_release(&r->st);
-                return -1;
-            }
-            release(c, w, (size_t)(k * eb));
+            if (rc) return -1;
         }
+        if (more < 0) return -1;
     }
     ck_stats_finish(&r->st);
     return 0;
 }
 
-static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3], ck_tresult *r, ck_hash *h, ck_error *err)
+static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3], unsigned flags, ck_tresult *r,
+                       ck_hash *h, ck_error *err)
 {
     float *fsc = NULL, global = 0;
     if (g->fmt == CK_GROUP_FP8 && !(fsc = scales_f32(c, g->m[1], p[1], err))) return -1;
@@ -287,16 +311,17 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     }
     size_t code_row = g->fmt == CK_GROUP_FP8 ? (size_t)g->cols : (size_t)g->cols / 2;
     size_t scale_row = g->fmt == CK_GROUP_MXFP4 ? (size_t)(g->cols + 31) / 32 : (size_t)(g->cols + 15) / 16;
-    ck_stats_init(&r->st);
+    ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
     r->has_stats = true;
     int rc = 0;
     for (int pass = 1; pass <= 2 && !rc; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&r->st);
+        if (pass == 2 && !ck_stats_wants_pass2(&r->st)) break; /* no histogram: one read */
         for (uint64_t r0 = 0; r0 < g->rows && !rc; r0 += wr) {
             uint64_t k = g->rows - r0 < wr ? g->rows - r0 : wr;
             const uint8_t *q = p[0] + r0 * code_row;
             hash_job hj = {0};
-            if (pass == 1) hash_start(c, &hj, h, q, k * code_row);
+            if (pass == 1 && (flags & CK_EVAL_HASH)) hash_start(c, &hj, h, q, k * code_row);
             if (g->fmt == CK_GROUP_MXFP4)
                 rc = c->be->ops->dequant_mxfp4(c->be, q, p[1] + r0 * scale_row, c->buf, k, g->cols, err);
             else if (g->fmt == CK_GROUP_NVFP4)
@@ -310,7 +335,7 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     }
     if (!rc) {
         ck_stats_finish(&r->st);
-        for (int i = 1; i < 3; i++)
+        for (int i = 1; i < 3 && (flags & CK_EVAL_HASH); i++)
             if (g->m[i]) ck_hash_update(h, p[i], g->m[i]->nbytes);
     }
     free(fsc);
@@ -346,6 +371,7 @@ void ck_teval_free(ck_teval *t)
 {
     if (!t) return;
     if (t->red && t->red != t->be) ck_backend_destroy(t->red);
+    ck_preader_free(t->reader);
     free(t->buf);
     free(t->bounce);
     free(t);
@@ -362,23 +388,26 @@ static int member_data(ck_teval *t, const ck_tgroup *g, const uint8_t *p[3], ck_
     return 0;
 }
 
-int ck_teval_stats(ck_teval *t, const ck_tgroup *g, ck_tresult *r, ck_error *err)
+int ck_teval_stats(ck_teval *t, const ck_tgroup *g, unsigned flags, ck_tresult *r, ck_error *err)
 {
     memset(r, 0, sizeof *r);
     const ck_entry *e = g->m[0];
-    const uint8_t *p[3];
     ck_hash *h = ck_hash_new();
     if (!h) return ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
-    int rc = member_data(t, g, p, err);
-    if (!rc && e->numel) {
-        rc = g->fmt == CK_GROUP_RAW ? stats_raw(t, e, p[0], r, h, err) : stats_group(t, g, p, r, h, err);
-    } else if (!rc) { /* empty tensor: nothing to read */
-        r->has_stats = t->red->ops->supports(t->red, CK_OP_STATS, e->dtype);
-        ck_stats_init(&r->st);
-        ck_stats_begin_pass2(&r->st);
-        ck_stats_finish(&r->st);
+    int rc = 0;
+    if (g->fmt == CK_GROUP_RAW) {
+        rc = stats_raw(t, e, flags, r, h, err);
+    } else {
+        const uint8_t *p[3];
+        rc = member_data(t, g, p, err);
+        if (!rc && e->numel) rc = stats_group(t, g, p, flags, r, h, err);
+        else if (!rc) { /* empty: nothing to read */
+            r->has_stats = true;
+            ck_stats_init(&r->st, false);
+            ck_stats_finish(&r->st);
+        }
     }
-    if (!rc) r->hash = ck_hash_digest(h);
+    if (!rc && (flags & CK_EVAL_HASH)) r->hash = ck_hash_digest(h);
     ck_hash_free(h);
     return rc;
 }

@@ -44,12 +44,19 @@ const ck_backend *ck_teval_reducer(const ck_teval *t);
 typedef struct {
     bool has_stats;
     ck_stats st;
-    uint64_t hash;             /* XXH3-64 of the stored bytes of every member */
+    uint64_t hash;             /* XXH3-64 of the stored bytes of every member (CK_EVAL_HASH) */
     const char *why_no_stats;
 } ck_tresult;
 
-/* Statistics and content hash of a group, streamed. */
-int ck_teval_stats(ck_teval *t, const ck_tgroup *g, ck_tresult *r, ck_error *err);
+/* What ck_teval_stats computes beyond the statistics. */
+enum {
+    CK_EVAL_HISTOGRAM = 1, /* the 64 bins: a second read of the data */
+    CK_EVAL_HASH = 2,      /* the content hash (sequential XXH3: one core's worth of work) */
+};
+
+/* Statistics, and as `flags` ask the histogram and content hash, of a group, streamed: a plain
+ * tensor through read-ahead windows (kernels/preader.h), a quantized group from the mapping. */
+int ck_teval_stats(ck_teval *t, const ck_tgroup *g, unsigned flags, ck_tresult *r, ck_error *err);
 
 /* Decode rows [r0, r0 + k) of the group's logical [rows, cols] matrix into dst (k * cols f32).
  * k * cols must not exceed CK_EVAL_WINDOW. */

@@ -54,15 +54,14 @@ static void *worker(void *arg)
     }
     j->heat_rows = rows < CK_HEAT_ROWS ? (int)rows : CK_HEAT_ROWS;
     j->heat_cols = cols < CK_HEAT_COLS ? (int)cols : CK_HEAT_COLS;
-    ck_stats_init(&j->st);
+    ck_stats_init(&j->st, true); /* the browser draws the histogram: two passes */
     for (int pass = 1; pass <= 2; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&j->st);
         for (uint64_t r0 = 0; n && r0 < rows; r0 += step) {
             if (atomic_load(&j->cancel)) { result = CK_JOB_CANCELLED; goto out; }
             uint64_t k = rows - r0 < step ? rows - r0 : step;
-            /* A plain tensor is reduced in its stored dtype, as `ckdoc stats` does (8- and 16-bit
-             * types take the reducer's counting path, whose last bits differ from an f32 pass);
-             * its values are decoded only for the heatmap. A group is reduced as decoded f32. */
+            /* A plain tensor is reduced in its stored dtype, as `ckdoc stats` does; its values
+             * are decoded only for the heatmap. A group is reduced as decoded f32. */
             bool decode = j->grouped || pass == 1;
             int rc = decode ? ck_teval_decode(ev, g, r0, k, buf, &err) : 0;
             if (!rc && j->grouped) rc = red->ops->stats((ck_backend *)red, CK_F32, buf, k * cols, &j->st, &err);

@@ -30,12 +30,7 @@ static bool cpu_supports(const ck_backend *be, ck_op op, ck_dtype dtype)
 static void cpu_destroy(ck_backend *be)
 {
     ck_cpu *c = be->impl;
-    if (c) {
-        ck_pool_destroy(c->pool);
-        if (c->count_scratch)
-            for (int i = 0; i < c->threads; i++) free(c->count_scratch[i]);
-        free(c->count_scratch);
-    }
+    if (c) ck_pool_destroy(c->pool);
     free(c);
     free(be);
 }
@@ -49,6 +44,7 @@ static const ck_backend_ops cpu_ops = {
     .dequant_nvfp4 = ck_cpu_dequant_nvfp4,
     .dequant_fp8 = ck_cpu_dequant_fp8,
     .stats = ck_cpu_stats,
+    .stats_stream = ck_cpu_stats_stream,
     .destroy = cpu_destroy,
     .compare = ck_cpu_compare,
     .permute_pairs = ck_cpu_permute_pairs,

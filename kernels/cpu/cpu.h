@@ -26,7 +26,6 @@ const float *ck_cpu_lut_e2m1(void); /* 16 entries */
 typedef struct {
     ck_pool *pool;
     int threads;
-    uint32_t **count_scratch;   /* statistics' counting mode: per pool thread, kept all zero between calls */
 } ck_cpu;
 
 static inline ck_pool *ck_cpu_pool(ck_backend *be) { return ((ck_cpu *)be->impl)->pool; }
@@ -44,6 +43,8 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
                        uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
                        ck_error *err);
 int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
+int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
+                        ck_error *err);
 
 /* compare.c, permute.c, quant.c, matmul.c (kernels/ops.h) */
 int ck_cpu_compare(ck_backend *be, const float *a, const float *b, uint64_t n, ck_compare *acc, ck_error *err);

@@ -1,209 +1,236 @@
-/* Statistics on the CPU (see kernels/stats.h for the reduction order that makes the result
- * independent of the thread count and of how the caller cuts the tensor into pieces).
+/* Statistics on the CPU (kernels/stats.h defines the reduction; this file computes the same bits
+ * faster).
  *
- * 8- and 16-bit types: counting mode, below. F32 (any other type would be decoded to f32 first):
- * One call: a head that finishes the chunk left open by the previous call, then whole chunks
- * (in parallel: each task reduces a run of chunks and keeps one value per chunk, which are
- * then added in chunk order), then a tail that stays open for the next call. */
+ * Pass 1, one call: values that complete the chunk left open by the previous call go through
+ * the open chunk; then whole chunks, in parallel (each task decodes a run of chunks into an L1
+ * buffer and reduces each chunk there, keeping one ck_chunk_moments per chunk, which are then
+ * merged in chunk order); the values after the last whole chunk open the next one.
+ * Pass 2 (histograms only): bins are exact counts, so tasks count any stretch of elements. */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/simd.h"
 
-#define CHUNKS_PER_TASK 16
+#define CHUNKS_PER_TASK 64
+#define PREFETCH_AHEAD 4
+
 
 typedef struct {
-    const uint8_t *src;
-    size_t ebytes;                 /* bytes per element; 0 for packed F4 (handled by the head/tail only) */
-    void (*to_f32)(const void *, float *, size_t);
-    const ck_stats *st;
-    uint64_t nchunks;
-    double *chunk_vals;            /* one per chunk */
+    const uint8_t *src;            /* in memory; NULL when streamed */
+    ck_dtype dtype;
+    size_t ebytes;
+    void (*to_f32)(const void *, float *, size_t); /* NULL: F32, read in place */
+    uint64_t nchunks;              /* pass 1: whole chunks; pass 2: elements / CK_STATS_CHUNK, rounded up */
+    uint64_t n;                    /* pass 2: elements */
+    ck_chunk_moments *moments;     /* pass 1: one per chunk */
     ck_tally *tallies;             /* one per task */
+    double lo, range;              /* pass 2 */
+    /* streamed: each task reads its elements into its worker's buffer */
+    ck_elem_read_fn read;
+    void *rctx;
+    uint64_t first;                /* the stream's element at chunk 0 of this job */
+    uint8_t **wbuf;                /* per worker, CHUNKS_PER_TASK chunks */
+    pthread_mutex_t mu;            /* guards the failure below */
+    size_t failed_task;            /* the lowest task whose read failed (SIZE_MAX: none) */
+    ck_error failure;
 } st_job;
 
-/* ---- vectorized passes: the order of kernels/stats.h, 8 lanes at a time ------------------------
- * Element i of a chunk goes to lane i % 8, in element order, so a group of 8 elements starting at
- * lane 0 adds one element to each lane: vector lanes are the reduction lanes, and the sums are the
- * same plain double adds as ck_stats_pass1_run / ck_stats_pass2_run, which do the elements before
- * the first such group and after the last. Counts, min and max are kept per lane and folded at the
- * end (exact). */
-
-typedef struct { ck_v4f32 lo, hi; } v8f;
-
-/* Pass 1 over n elements starting at lane 0 (n a multiple of 8). */
-CK_VEC_CLONES static void pass1_groups(const float *x, uint64_t n, double *lanes, ck_tally *t)
+/* A task's elements [c0 * CK_STATS_CHUNK, c0 * CK_STATS_CHUNK + n): in memory, or read into the
+ * worker's buffer. NULL if the read failed (recorded in the job: the lowest task's error wins, so
+ * the message does not depend on thread timing). */
+static const uint8_t *task_data(st_job *j, size_t task, uint64_t c0, uint64_t n, int worker)
 {
-    ck_v4f64 s0, s1;
-    memcpy(&s0, lanes, sizeof s0);
-    memcpy(&s1, lanes + 4, sizeof s1);
-    const ck_v4f32 pinf = {INFINITY, INFINITY, INFINITY, INFINITY};
-    ck_v4f32 mn0 = {t->min, t->min, t->min, t->min}, mn1 = mn0, mx0 = {t->max, t->max, t->max, t->max}, mx1 = mx0;
-    ck_v4i32 nan = {0}, inf = {0}, zero = {0}, fin = {0};
-    (void)pinf;
-    for (uint64_t i = 0; i < n; i += 8) {
-        ck_v4u32 u0, u1;
-        memcpy(&u0, x + i, 16);
-        memcpy(&u1, x + i + 4, 16);
-#define P1_HALF(u, mn, mx, sacc)                                                     \
-        do {                                                                         \
-            ck_v4u32 a = u & 0x7FFFFFFFu;                                            \
-            ck_v4i32 f = (ck_v4i32)(a < 0x7F800000u);                                \
-            nan -= (ck_v4i32)(a > 0x7F800000u);                                      \
-            inf -= (ck_v4i32)(a == 0x7F800000u);                                     \
-            zero -= (ck_v4i32)(a == 0u);                                             \
-            fin -= f;                                                                \
-            ck_v4u32 fu = (ck_v4u32)f, vb = u & fu; /* non-finite -> +0 */           \
-            ck_v4f32 v = (ck_v4f32)vb;                                               \
-            ck_v4u32 lt = (ck_v4u32)(v < mn) & fu, gt = (ck_v4u32)(v > mx) & fu;     \
-            mn = (ck_v4f32)((vb & lt) | ((ck_v4u32)mn & ~lt));                       \
-            mx = (ck_v4f32)((vb & gt) | ((ck_v4u32)mx & ~gt));                       \
-            sacc += __builtin_convertvector(v, ck_v4f64);                            \
-        } while (0)
-        P1_HALF(u0, mn0, mx0, s0);
-        P1_HALF(u1, mn1, mx1, s1);
-#undef P1_HALF
+    if (!j->read) return j->src + c0 * CK_STATS_CHUNK * j->ebytes;
+    ck_error e;
+    if (!j->read(j->rctx, j->first + c0 * CK_STATS_CHUNK, n, j->wbuf[worker], &e)) return j->wbuf[worker];
+    pthread_mutex_lock(&j->mu);
+    if (task < j->failed_task) {
+        j->failed_task = task;
+        j->failure = e;
     }
-    memcpy(lanes, &s0, sizeof s0);
-    memcpy(lanes + 4, &s1, sizeof s1);
-    float mn = t->min, mx = t->max;
-    for (int k = 0; k < 4; k++) {
-        mn = mn0[k] < mn ? mn0[k] : mn;
-        mn = mn1[k] < mn ? mn1[k] : mn;
-        mx = mx0[k] > mx ? mx0[k] : mx;
-        mx = mx1[k] > mx ? mx1[k] : mx;
-        t->nan += (uint64_t)nan[k];
-        t->inf += (uint64_t)inf[k];
-        t->zero += (uint64_t)zero[k];
-        t->finite += (uint64_t)fin[k];
-    }
-    t->min = mn;
-    t->max = mx;
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
 }
 
-/* Pass 1 over n elements starting at lane 0 (n a multiple of 8), for a run in which every value is
- * finite, the common case: no masking, just min/max, zeros, and the same lane sums. Returns false,
- * having changed nothing, if a value was not finite (the caller then runs pass1_groups). */
-CK_VEC_CLONES static bool pass1_groups_finite(const float *x, uint64_t n, double *lanes, ck_tally *t)
+/* One whole chunk, in the lanes of kernels/stats.h, so the adds are those of ck_stats_chunk in the
+ * same order. Written as loops over the 64 lanes, which the compiler turns into four 16-wide
+ * accumulators (four independent add chains) with single min/max instructions: better code
+ * than the same written with vector types. Sweep 1 reads the values as stored (F32, or BF16
+ * widened on the fly and kept in the L1 buffer for sweep 2). The fast path returns false,
+ * having changed nothing, for a chunk it does not take (a non-finite value, or magnitudes
+ * outside float's range); ck_stats_chunk reduces the buffer then. */
+#define L CK_STATS_LANES
+typedef float v16f __attribute__((vector_size(64)));
+
+/* After sweep 1: the checks, then sweep 2 over x (the chunk as f32). */
+static inline __attribute__((always_inline)) bool sweep2(const float *p, const float *mn, const float *mx,
+                                                          const uint32_t *amin, const float *x, ck_tally *t,
+                                                          ck_chunk_moments *m)
 {
-    ck_v4f64 s0, s1;
-    memcpy(&s0, lanes, sizeof s0);
-    memcpy(&s1, lanes + 4, sizeof s1);
-    ck_v4f32 mn0 = {t->min, t->min, t->min, t->min}, mn1 = mn0, mx0 = {t->max, t->max, t->max, t->max}, mx1 = mx0;
-    ck_v4i32 zero = {0}, bad = {0};
-    for (uint64_t i = 0; i < n; i += 8) {
-        ck_v4u32 u0, u1;
-        memcpy(&u0, x + i, 16);
-        memcpy(&u1, x + i + 4, 16);
-        ck_v4u32 a0 = u0 & 0x7FFFFFFFu, a1 = u1 & 0x7FFFFFFFu;
-        bad |= (ck_v4i32)(a0 >= 0x7F800000u) | (ck_v4i32)(a1 >= 0x7F800000u);
-        zero -= (ck_v4i32)(a0 == 0u);
-        zero -= (ck_v4i32)(a1 == 0u);
-        ck_v4f32 v0 = (ck_v4f32)u0, v1 = (ck_v4f32)u1;
-        ck_v4i32 l0 = v0 < mn0, l1 = v1 < mn1, g0 = v0 > mx0, g1 = v1 > mx1;
-        mn0 = (ck_v4f32)(((ck_v4i32)v0 & l0) | ((ck_v4i32)mn0 & ~l0));
-        mn1 = (ck_v4f32)(((ck_v4i32)v1 & l1) | ((ck_v4i32)mn1 & ~l1));
-        mx0 = (ck_v4f32)(((ck_v4i32)v0 & g0) | ((ck_v4i32)mx0 & ~g0));
-        mx1 = (ck_v4f32)(((ck_v4i32)v1 & g1) | ((ck_v4i32)mx1 & ~g1));
-        s0 += __builtin_convertvector(v0, ck_v4f64);
-        s1 += __builtin_convertvector(v1, ck_v4f64);
+    float lo = mn[0], hi = mx[0];
+    uint32_t small = amin[0];
+    double pl = ck_fold_lanes(p);
+    for (int k = 0; k < L; k++) {
+        lo = mn[k] < lo ? mn[k] : lo;
+        hi = mx[k] > hi ? mx[k] : hi;
+        small = amin[k] < small ? amin[k] : small;
     }
-    if (bad[0] | bad[1] | bad[2] | bad[3]) return false;
-    memcpy(lanes, &s0, sizeof s0);
-    memcpy(lanes + 4, &s1, sizeof s1);
-    float mn = t->min, mx = t->max;
-    for (int k = 0; k < 4; k++) {
-        mn = mn0[k] < mn ? mn0[k] : mn;
-        mn = mn1[k] < mn ? mn1[k] : mn;
-        mx = mx0[k] > mx ? mx0[k] : mx;
-        mx = mx1[k] > mx ? mx1[k] : mx;
-        t->zero += (uint64_t)zero[k];
+    /* A NaN or an infinity makes the shifted sums NaN or infinite (c itself may be one) */
+    if (pl - pl != 0 || !ck_stats_float_ok(-lo > hi ? -lo : hi)) return false;
+    float mf = ck_stats_mf(CK_STATS_CHUNK, x[0], pl), ql[L];
+    /* vector locals: as arrays indexed in a loop, the accumulators went through memory */
+    v16f q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0}, vm = {0};
+    vm += mf;
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i += L) {
+        v16f v0, v1, v2, v3;
+        memcpy(&v0, x + i, sizeof v0);
+        memcpy(&v1, x + i + 16, sizeof v1);
+        memcpy(&v2, x + i + 32, sizeof v2);
+        memcpy(&v3, x + i + 48, sizeof v3);
+        v0 -= vm, v1 -= vm, v2 -= vm, v3 -= vm;
+        q0 += v0 * v0, q1 += v1 * v1, q2 += v2 * v2, q3 += v3 * v3;
     }
-    t->finite += n;
-    t->min = mn;
-    t->max = mx;
+    memcpy(ql, &q0, 64), memcpy(ql + 16, &q1, 64), memcpy(ql + 32, &q2, 64), memcpy(ql + 48, &q3, 64);
+    ck_stats_shifted(m, CK_STATS_CHUNK, x[0], pl, ck_fold_lanes(ql));
+    if (small == 0) { /* there are zeros (rare in weights): count them */
+        uint32_t nz = 0;
+        for (unsigned i = 0; i < CK_STATS_CHUNK; i++) nz += (ck_f32_bits(x[i]) & 0x7FFFFFFFu) == 0;
+        t->zero += nz;
+    }
+    t->finite += CK_STATS_CHUNK;
+    t->min = lo < t->min ? lo : t->min;
+    t->max = hi > t->max ? hi : t->max;
     return true;
 }
 
-/* Pass 2 over n elements starting at lane 0 (n a multiple of 8, at most CK_STATS_CHUNK). Bins
- * are computed 4 at a time (bin CK_HIST_BINS: not finite, dropped), then counted into 8
- * sub-histograms so that runs of one bin do not chain every increment on the last. */
-CK_VEC_CLONES static void pass2_groups(const float *x, uint64_t n, double mean, double lo, double scale,
-                                       double *lanes, ck_tally *t)
-{
-    ck_v4f64 s0, s1;
-    memcpy(&s0, lanes, sizeof s0);
-    memcpy(&s1, lanes + 4, sizeof s1);
-    const ck_v4f64 vmean = {mean, mean, mean, mean}, vlo = {lo, lo, lo, lo}, vscale = {scale, scale, scale, scale};
-    const ck_v4f64 top = {CK_HIST_BINS - 1, CK_HIST_BINS - 1, CK_HIST_BINS - 1, CK_HIST_BINS - 1};
-    int32_t bins[CK_STATS_CHUNK];
-    for (uint64_t i = 0; i < n; i += 8) {
-        ck_v4u32 u0, u1;
-        memcpy(&u0, x + i, 16);
-        memcpy(&u1, x + i + 4, 16);
-#define P2_HALF(u, sacc, off)                                                                 \
-        do {                                                                                  \
-            ck_v4i32 f = (ck_v4i32)((u & 0x7FFFFFFFu) < 0x7F800000u);                         \
-            ck_v4f64 xd = __builtin_convertvector((ck_v4f32)(u & (ck_v4u32)f), ck_v4f64);     \
-            ck_v4i64 f64 = __builtin_convertvector(f, ck_v4i64);                              \
-            ck_v4f64 d = (ck_v4f64)((ck_v4i64)(xd - vmean) & f64);                            \
-            sacc += d * d;                                                                    \
-            ck_v4f64 b = (xd - vlo) * vscale;                                                 \
-            ck_v4i64 big = (ck_v4i64)(b >= top);                                              \
-            b = (ck_v4f64)(((ck_v4i64)top & big) | ((ck_v4i64)b & ~big));                     \
-            ck_v4i64 pos = (ck_v4i64)(b > 0);                                                 \
-            b = (ck_v4f64)((ck_v4i64)b & pos);                                                \
-            ck_v4i32 bi = __builtin_convertvector(b, ck_v4i32);                               \
-            bi = (bi & f) | (CK_HIST_BINS & ~f);                                              \
-            memcpy(bins + i + (off), &bi, 16);                                                \
-        } while (0)
-        P2_HALF(u0, s0, 0);
-        P2_HALF(u1, s1, 4);
-#undef P2_HALF
+/* Sweep 1's state and step: lane sums of x - c, lane min/max, and the smallest magnitude's bits
+ * (0 when there are zeros). Non-finite values are caught by the sums, not here: this is the
+ * part that runs on every element, so it does the least. */
+#define SWEEP1_DECL(first)                                          \
+    float c = (first), p[L], mn[L], mx[L];                          \
+    uint32_t amin[L];                                               \
+    for (int k = 0; k < L; k++) {                                   \
+        p[k] = 0;                                                   \
+        mn[k] = INFINITY;                                           \
+        mx[k] = -INFINITY;                                          \
+        amin[k] = UINT32_MAX;                                       \
     }
-    memcpy(lanes, &s0, sizeof s0);
-    memcpy(lanes + 4, &s1, sizeof s1);
-    uint32_t h[8][CK_HIST_BINS + 1];
-    memset(h, 0, sizeof h);
-    for (uint64_t i = 0; i < n; i += 8)
-        for (int k = 0; k < 8; k++) h[k][bins[i + k]]++;
-    for (int b = 0; b < CK_HIST_BINS; b++)
-        t->hist[b] += (uint64_t)h[0][b] + h[1][b] + h[2][b] + h[3][b] + h[4][b] + h[5][b] + h[6][b] + h[7][b];
+
+#define SWEEP1_STEP(k, v, bits)                                     \
+    do {                                                            \
+        uint32_t a_ = (bits) & 0x7FFFFFFFu;                         \
+        amin[k] = a_ < amin[k] ? a_ : amin[k];                      \
+        mn[k] = (v) < mn[k] ? (v) : mn[k];                          \
+        mx[k] = (v) > mx[k] ? (v) : mx[k];                          \
+        p[k] += (v) - c;                                            \
+    } while (0)
+
+CK_VEC_CLONES_WIDE static bool chunk_fast_f32(const float *x, ck_tally *t, ck_chunk_moments *m)
+{
+    SWEEP1_DECL(x[0]);
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i += L)
+        for (int k = 0; k < L; k++) {
+            float v = x[i + k];
+            SWEEP1_STEP(k, v, ck_f32_bits(v));
+        }
+    return sweep2(p, mn, mx, amin, x, t, m);
 }
 
-/* Reduce n <= CK_STATS_CHUNK elements at in-chunk offset `off` into lanes and a tally. */
-static void reduce_piece(const st_job *j, const ck_stats *st, const uint8_t *src, uint64_t n, unsigned off,
-                         double *lanes, ck_tally *t)
+/* BF16: each value is the high half of its f32. Fills buf whatever it returns. */
+CK_VEC_CLONES_WIDE static bool chunk_fast_bf16(const uint16_t *src, float *buf, ck_tally *t, ck_chunk_moments *m)
 {
-    _Alignas(64) float tmp[CK_STATS_CHUNK];
-    const float *x;
-    if (j->to_f32) {
-        j->to_f32(src, tmp, (size_t)n);
-        x = tmp;
-    } else {
-        x = (const float *)(const void *)src;
-    }
-    /* scalar up to lane 0, 8-element groups, scalar tail */
-    uint64_t head = (CK_STATS_LANES - off % CK_STATS_LANES) % CK_STATS_LANES;
-    if (head > n) head = n;
-    uint64_t groups = (n - head) / CK_STATS_LANES * CK_STATS_LANES;
-    if (st->pass == 1) {
-        ck_stats_pass1_run(x, head, off, lanes, t);
-        /* runs of 512: after a run with a non-finite value, the rest of the piece goes masked */
-        bool fast = true;
-        for (uint64_t g = 0; g < groups; g += 512) {
-            uint64_t m = groups - g < 512 ? groups - g : 512;
-            if (!fast || !(fast = pass1_groups_finite(x + head + g, m, lanes, t))) pass1_groups(x + head + g, m, lanes, t);
+    SWEEP1_DECL(ck_bits_f32((uint32_t)src[0] << 16));
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i += L)
+        for (int k = 0; k < L; k++) {
+            uint32_t u = (uint32_t)src[i + k] << 16;
+            float v = ck_bits_f32(u);
+            buf[i + k] = v;
+            SWEEP1_STEP(k, v, u);
         }
-        ck_stats_pass1_run(x + head + groups, n - head - groups, 0, lanes, t);
-    } else {
-        ck_stats_pass2_run(x, head, off, st->mean, st->lo, st->scale, lanes, t);
-        pass2_groups(x + head, groups, st->mean, st->lo, st->scale, lanes, t);
-        ck_stats_pass2_run(x + head + groups, n - head - groups, 0, st->mean, st->lo, st->scale, lanes, t);
-    }
+    return sweep2(p, mn, mx, amin, buf, t, m);
 }
+/* The chunks the fast path leaves (non-finite values, or magnitudes outside float's range: a
+ * corrupt tensor, or random bits) reduced by the definition (ck_stats_chunk), written as lane
+ * loops the compiler vectorizes; without this, a tensor full of NaN read 20 times slower. */
+CK_VEC_CLONES_WIDE static void chunk_masked(const float *x, ck_tally *t, ck_chunk_moments *m)
+{
+    unsigned first = 0;
+    while (first < CK_STATS_CHUNK && !ck_f32_finite(x[first])) first++;
+    float c = first < CK_STATS_CHUNK ? x[first] : 0, p[L], mn[L], mx[L];
+    double sd[L];
+    uint32_t nan[L], inf[L], zero[L], fin[L];
+    for (int k = 0; k < L; k++) {
+        p[k] = 0, sd[k] = 0, mn[k] = INFINITY, mx[k] = -INFINITY;
+        nan[k] = inf[k] = zero[k] = fin[k] = 0;
+    }
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i += L)
+        for (int k = 0; k < L; k++) {
+            float v = x[i + k];
+            uint32_t a = ck_f32_bits(v) & 0x7FFFFFFFu;
+            bool f = a < 0x7F800000u;
+            nan[k] += a > 0x7F800000u;
+            inf[k] += a == 0x7F800000u;
+            zero[k] += a == 0;
+            fin[k] += f;
+            float dv = v - c, lov = f ? v : INFINITY, hiv = f ? v : -INFINITY;
+            p[k] += f ? dv : 0.0f;
+            mn[k] = lov < mn[k] ? lov : mn[k];
+            mx[k] = hiv > mx[k] ? hiv : mx[k];
+        }
+    uint64_t n = 0;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < L; k++) {
+        t->nan += nan[k];
+        t->inf += inf[k];
+        t->zero += zero[k];
+        n += fin[k];
+        lo = mn[k] < lo ? mn[k] : lo;
+        hi = mx[k] > hi ? mx[k] : hi;
+    }
+    t->finite += n;
+    m->n = n;
+    m->sum = m->m2 = 0;
+    if (!n) return;
+    t->min = lo < t->min ? lo : t->min;
+    t->max = hi > t->max ? hi : t->max;
+    if (ck_stats_float_ok(-lo > hi ? -lo : hi)) {
+        double pl = ck_fold_lanes(p);
+        float mf = ck_stats_mf(n, c, pl), q[L];
+        for (int k = 0; k < L; k++) q[k] = 0;
+        for (unsigned i = 0; i < CK_STATS_CHUNK; i += L)
+            for (int k = 0; k < L; k++) {
+                float d = ck_f32_finite(x[i + k]) ? x[i + k] - mf : 0.0f;
+                q[k] += d * d;
+            }
+        ck_stats_shifted(m, n, c, pl, ck_fold_lanes(q));
+        return;
+    }
+    /* double lanes: over the values with the non-finite ones zeroed, and a 0/1 mask that zeroes
+     * their deviations (the same adds as the definition's, in a form the compiler vectorizes) */
+    float xm[CK_STATS_CHUNK], fm[CK_STATS_CHUNK];
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i++) {
+        bool f = (ck_f32_bits(x[i]) & 0x7FFFFFFFu) < 0x7F800000u;
+        xm[i] = f ? x[i] : 0.0f;
+        fm[i] = f ? 1.0f : 0.0f;
+    }
+    double q[L];
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i += L)
+        for (int k = 0; k < L; k++) sd[k] += (double)xm[i + k];
+    m->sum = ck_fold_lanes_d(sd);
+    double mean = m->sum / (double)n;
+    for (int k = 0; k < L; k++) q[k] = 0;
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i += L)
+        for (int k = 0; k < L; k++) {
+            double d = ((double)xm[i + k] - mean) * (double)fm[i + k];
+            q[k] += d * d;
+        }
+    m->m2 = ck_fold_lanes_d(q);
+}
+#undef L
 
 static void tally_init(ck_tally *t)
 {
@@ -223,156 +250,149 @@ static void tally_merge(ck_tally *into, const ck_tally *t)
     for (int b = 0; b < CK_HIST_BINS; b++) into->hist[b] += t->hist[b];
 }
 
-static void chunks_task(void *ctx, size_t task)
+/* n values at p as f32: in place for F32, else decoded into buf. */
+static const float *chunk_values(const st_job *j, const uint8_t *p, uint64_t n, float *buf)
 {
-    const st_job *j = ctx;
+    if (!j->to_f32) return (const float *)(const void *)p;
+    j->to_f32(p, buf, (size_t)n);
+    return buf;
+}
+
+static void moments_task(void *ctx, size_t task, int worker)
+{
+    st_job *j = ctx;
     uint64_t c0 = (uint64_t)task * CHUNKS_PER_TASK, c1 = c0 + CHUNKS_PER_TASK < j->nchunks ? c0 + CHUNKS_PER_TASK : j->nchunks;
     ck_tally *t = &j->tallies[task];
     tally_init(t);
+    size_t cbytes = CK_STATS_CHUNK * j->ebytes;
+    const uint8_t *base = task_data(j, task, c0, (c1 - c0) * CK_STATS_CHUNK, worker);
+    if (!base) return;
+    _Alignas(64) float buf[CK_STATS_CHUNK];
     for (uint64_t c = c0; c < c1; c++) {
-        double lanes[CK_STATS_LANES] = {0};
-        reduce_piece(j, j->st, j->src + c * CK_STATS_CHUNK * j->ebytes, CK_STATS_CHUNK, 0, lanes, t);
-        j->chunk_vals[c] = ck_lanes_fold(lanes);
-    }
-}
-
-/* ---- counting mode (kernels/stats.h): 8- and 16-bit codes ---------------------------------------
- * Each pool thread counts its tasks' codes into its own table of 65536 uint32 (one increment per
- * element; 8-bit codes are counted in pairs, two consecutive bytes as one 16-bit code, which
- * halves the increments, and split when merging), at most COUNT_SEGMENT elements per pool run so
- * that no count can wrap. The tables are then added into the reduction's uint64 table, a range
- * of codes per task, and zeroed again. Small calls count straight into the reduction's table on
- * the calling thread. Counts are exact, so none of this can change a result. */
-
-#define COUNT_TASK ((uint64_t)1 << 18)    /* elements per pool task (even) */
-#define COUNT_SMALL ((uint64_t)1 << 16)   /* below: no pool, no scratch */
-#define COUNT_SEGMENT ((uint64_t)1 << 31) /* elements per pool run */
-#define MERGE_CODES 4096                  /* 16-bit codes per merge task: one word of the touched bitmap */
-#define NMERGE (65536 / MERGE_CODES)
-
-typedef struct {
-    const uint8_t *src;
-    uint64_t n;                           /* elements (for 8-bit codes: even) */
-    unsigned width;                       /* bytes per code: 1 or 2 */
-    uint32_t *const *scratch;             /* [thread][65536] */
-    int nscratch;
-    ck_stats *st;
-    uint64_t (*pairs)[256];               /* 8-bit: per merge task, the split pair counts */
-} count_job;
-
-/* n 16-bit codes (any alignment, little-endian) into t. */
-static void count16(const uint8_t *p, uint64_t n, uint32_t *t)
-{
-    uint64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        uint64_t u;
-        memcpy(&u, p + 2 * i, 8);
-        t[u & 0xFFFF]++;
-        t[(u >> 16) & 0xFFFF]++;
-        t[(u >> 32) & 0xFFFF]++;
-        t[u >> 48]++;
-    }
-    for (; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        t[h]++;
-    }
-}
-
-static void count_task(void *ctx, size_t task, int worker)
-{
-    const count_job *j = ctx;
-    uint64_t i0 = (uint64_t)task * COUNT_TASK, i1 = i0 + COUNT_TASK < j->n ? i0 + COUNT_TASK : j->n;
-    count16(j->src + i0 * j->width, (i1 - i0) * j->width / 2, j->scratch[worker]);
-}
-
-/* Whether a block of scratch counts is all zero (then it is neither read further nor written, so
- * untouched scratch pages stay unmapped). */
-static bool block_zero(const uint32_t *t)
-{
-    uint32_t nz = 0;
-    for (int i = 0; i < CK_STATS_BLOCK; i++) nz |= t[i];
-    return nz == 0;
-}
-
-/* 16-bit: add every thread's counts of codes [task * MERGE_CODES, ...) into the reduction's
- * table, and zero them. */
-static void merge16_task(void *ctx, size_t task)
-{
-    const count_job *j = ctx;
-    for (uint32_t c0 = (uint32_t)task * MERGE_CODES; c0 < (uint32_t)(task + 1) * MERGE_CODES; c0 += CK_STATS_BLOCK) {
-        uint64_t acc[CK_STATS_BLOCK] = {0};
-        bool any = false;
-        for (int w = 0; w < j->nscratch; w++) {
-            uint32_t *t = j->scratch[w] + c0;
-            if (block_zero(t)) continue;
-            for (int i = 0; i < CK_STATS_BLOCK; i++) acc[i] += t[i];
-            memset(t, 0, CK_STATS_BLOCK * sizeof *t);
-            any = true;
+        ck_chunk_moments *m = &j->moments[c];
+        const uint8_t *p = base + (c - c0) * cbytes;
+        /* Each chunk is read then computed on; the hardware prefetcher alone left the reads of
+         * the next chunks waiting on memory. PREFETCH_AHEAD chunks ahead, within the task. */
+        if (c + PREFETCH_AHEAD < c1)
+            for (size_t o = 0; o < cbytes; o += 64) __builtin_prefetch(p + PREFETCH_AHEAD * cbytes + o);
+        if (j->dtype == CK_BF16) {
+            if (!chunk_fast_bf16((const uint16_t *)(const void *)p, buf, t, m)) chunk_masked(buf, t, m);
+            continue;
         }
-        if (!any) continue;
-        uint64_t *dst = ck_stats_block(j->st, c0 / CK_STATS_BLOCK); /* this task's own bitmap word */
-        for (int i = 0; i < CK_STATS_BLOCK; i++) dst[i] += acc[i];
+        const float *x = chunk_values(j, p, CK_STATS_CHUNK, buf);
+        if (!chunk_fast_f32(x, t, m)) chunk_masked(x, t, m);
     }
 }
 
-/* 8-bit: split the pair counts [task * MERGE_CODES, ...) of every thread into per-byte counts. */
-static void merge8_task(void *ctx, size_t task)
+/* Bins of n values (n a multiple of 4): computed 4 at a time in double, then counted into 4
+ * sub-histograms so that runs of one bin do not chain every increment on the last. Bin
+ * CK_HIST_BINS collects the non-finite values, dropped. The arithmetic is ck_stats_bin's. */
+CK_VEC_CLONES_WIDE static void bins_groups(const float *x, unsigned n, double lo, double range, uint32_t h[4][CK_HIST_BINS + 1])
 {
-    const count_job *j = ctx;
-    uint64_t *acc = j->pairs[task];
-    memset(acc, 0, 256 * sizeof *acc);
-    for (uint32_t c0 = (uint32_t)task * MERGE_CODES; c0 < (uint32_t)(task + 1) * MERGE_CODES; c0 += CK_STATS_BLOCK)
-        for (int w = 0; w < j->nscratch; w++) {
-            uint32_t *t = j->scratch[w] + c0;
-            if (block_zero(t)) continue;
-            for (uint32_t i = 0; i < CK_STATS_BLOCK; i++) {
-                acc[(c0 + i) & 0xFF] += t[i];
-                acc[(c0 + i) >> 8] += t[i];
-            }
-            memset(t, 0, CK_STATS_BLOCK * sizeof *t);
-        }
+    if (!(range > 0)) { /* one value: every finite one in bin 0 */
+        for (unsigned i = 0; i < n; i++) h[i % 4][ck_f32_finite(x[i]) ? 0 : CK_HIST_BINS]++;
+        return;
+    }
+    const ck_v4f64 vlo = {lo, lo, lo, lo}, vrange = {range, range, range, range};
+    const ck_v4f64 top = {CK_HIST_BINS - 1, CK_HIST_BINS - 1, CK_HIST_BINS - 1, CK_HIST_BINS - 1};
+    int32_t bins[CK_STATS_CHUNK];
+    for (unsigned i = 0; i < n; i += 4) {
+        ck_v4u32 u;
+        memcpy(&u, x + i, sizeof u);
+        ck_v4i32 f = (ck_v4i32)((u & 0x7FFFFFFFu) < 0x7F800000u);
+        ck_v4f64 b = (__builtin_convertvector((ck_v4f32)(u & (ck_v4u32)f), ck_v4f64) - vlo) * CK_HIST_BINS / vrange;
+        ck_v4i64 big = (ck_v4i64)(b >= top);
+        b = (ck_v4f64)(((ck_v4i64)top & big) | ((ck_v4i64)b & ~big));
+        b = (ck_v4f64)((ck_v4i64)b & (ck_v4i64)(b > 0));
+        ck_v4i32 bi = __builtin_convertvector(b, ck_v4i32);
+        bi = (bi & f) | (CK_HIST_BINS & ~f);
+        memcpy(bins + i, &bi, sizeof bi);
+    }
+    for (unsigned i = 0; i < n; i += 4)
+        for (int k = 0; k < 4; k++) h[k][bins[i + k]]++;
 }
 
-static void count_small(unsigned width, const uint8_t *src, uint64_t n, ck_stats *st)
+static void hist_task(void *ctx, size_t task, int worker)
 {
-    for (uint64_t i = 0; i < n; i++) {
-        uint32_t c = src[i * width];
-        if (width == 2) c |= (uint32_t)src[i * 2 + 1] << 8;
-        ck_stats_block(st, c / CK_STATS_BLOCK)[c % CK_STATS_BLOCK]++;
+    st_job *j = ctx;
+    ck_tally *t = &j->tallies[task];
+    tally_init(t);
+    uint64_t c0 = (uint64_t)task * CHUNKS_PER_TASK, c1 = c0 + CHUNKS_PER_TASK < j->nchunks ? c0 + CHUNKS_PER_TASK : j->nchunks;
+    uint64_t end = c1 * CK_STATS_CHUNK < j->n ? c1 * CK_STATS_CHUNK : j->n;
+    const uint8_t *base = task_data(j, task, c0, end - c0 * CK_STATS_CHUNK, worker);
+    if (!base) return;
+    uint32_t h[4][CK_HIST_BINS + 1];
+    memset(h, 0, sizeof h);
+    _Alignas(64) float buf[CK_STATS_CHUNK];
+    for (uint64_t c = c0; c < c1; c++) {
+        uint64_t first = c * CK_STATS_CHUNK, n = j->n - first < CK_STATS_CHUNK ? j->n - first : CK_STATS_CHUNK;
+        const float *x = chunk_values(j, base + (c - c0) * CK_STATS_CHUNK * j->ebytes, n, buf);
+        unsigned groups = (unsigned)n / 4 * 4;
+        bins_groups(x, groups, j->lo, j->range, h);
+        for (unsigned i = groups; i < n; i++)
+            if (ck_f32_finite(x[i])) t->hist[ck_stats_bin(x[i], j->lo, j->range)]++;
     }
+    for (int b = 0; b < CK_HIST_BINS; b++) t->hist[b] += (uint64_t)h[0][b] + h[1][b] + h[2][b] + h[3][b];
 }
 
-static int count_codes(ck_backend *be, unsigned width, const uint8_t *src, uint64_t n, ck_stats *st, ck_error *err)
+static int run_tasks(ck_backend *be, st_job *j, size_t ntasks, bool moments, ck_error *err)
 {
-    if (n < COUNT_SMALL) {
-        count_small(width, src, n, st);
-        return 0;
+    j->tallies = malloc(ntasks * sizeof *j->tallies);
+    j->moments = moments ? malloc(j->nchunks * sizeof *j->moments) : NULL;
+    if (!j->tallies || (moments && !j->moments)) {
+        free(j->tallies);
+        free(j->moments);
+        return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
     }
-    ck_cpu *cpu = be->impl;
-    if (!cpu->count_scratch) {
-        cpu->count_scratch = calloc((size_t)cpu->threads, sizeof *cpu->count_scratch);
-        if (!cpu->count_scratch) return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
+    ck_pool_run_w(ck_cpu_pool(be), ntasks, moments ? moments_task : hist_task, j);
+    if (j->failed_task != SIZE_MAX) {
+        *err = j->failure;
+        free(j->tallies);
+        free(j->moments);
+        return -1;
     }
-    for (int w = 0; w < cpu->threads; w++)
-        if (!cpu->count_scratch[w] && !(cpu->count_scratch[w] = calloc(65536, sizeof(uint32_t))))
-            return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
-    uint64_t pairs[NMERGE][256];
-    count_job j = {.width = width, .scratch = cpu->count_scratch, .nscratch = cpu->threads, .st = st, .pairs = pairs};
-    ck_pool *pool = ck_cpu_pool(be);
-    if (width == 1 && n % 2) count_small(1, src + --n, 1, st); /* pairs: the odd one out on its own */
-    for (uint64_t done = 0; done < n; done += j.n) {
-        j.src = src + done * width;
-        j.n = n - done < COUNT_SEGMENT ? n - done : COUNT_SEGMENT;
-        ck_pool_run_w(pool, (size_t)((j.n + COUNT_TASK - 1) / COUNT_TASK), count_task, &j);
-        ck_pool_run(pool, NMERGE, width == 2 ? merge16_task : merge8_task, &j);
-        if (width == 1)
-            for (int b = 0; b < 256 / CK_STATS_BLOCK; b++) {
-                uint64_t *dst = ck_stats_block(st, (unsigned)b);
-                for (int k = 0; k < NMERGE; k++)
-                    for (int i = 0; i < CK_STATS_BLOCK; i++) dst[i] += pairs[k][b * CK_STATS_BLOCK + i];
-            }
+    return 0;
+}
+
+/* Pass 2: the histogram of n values. */
+static int histogram(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_error *err)
+{
+    j->n = n;
+    j->nchunks = (n + CK_STATS_CHUNK - 1) / CK_STATS_CHUNK;
+    j->lo = st->lo;
+    j->range = st->range;
+    size_t ntasks = (size_t)((j->nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
+    if (!ntasks) return 0;
+    if (run_tasks(be, j, ntasks, false, err)) return -1;
+    for (size_t t = 0; t < ntasks; t++)
+        for (int b = 0; b < CK_HIST_BINS; b++) st->t.hist[b] += j->tallies[t].hist[b];
+    free(j->tallies);
+    return 0;
+}
+
+/* Pass 1: n values at j->src, k of them into the open chunk (see the top of the file). */
+static int moments(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_error *err)
+{
+    _Alignas(64) float buf[CK_STATS_CHUNK];
+    uint64_t done = 0;
+    while (st->nopen && done < n) { /* complete the open chunk */
+        uint64_t k = n - done < CK_STATS_CHUNK - st->nopen ? n - done : CK_STATS_CHUNK - st->nopen;
+        done += ck_stats_feed_open(st, chunk_values(j, j->src + done * j->ebytes, k, buf), k);
     }
+    j->src += done * j->ebytes;
+    j->nchunks = (n - done) / CK_STATS_CHUNK;
+    if (j->nchunks) {
+        size_t ntasks = (size_t)((j->nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
+        if (run_tasks(be, j, ntasks, true, err)) return -1;
+        for (uint64_t c = 0; c < j->nchunks; c++) ck_stats_merge_chunk(st, &j->moments[c]);
+        for (size_t t = 0; t < ntasks; t++) tally_merge(&st->t, &j->tallies[t]);
+        free(j->moments);
+        free(j->tallies);
+        st->count += j->nchunks * CK_STATS_CHUNK;
+        done += j->nchunks * CK_STATS_CHUNK;
+    }
+    uint64_t rest = n - done; /* fewer than a chunk: they open the next one */
+    if (rest) ck_stats_feed_open(st, chunk_values(j, j->src + j->nchunks * CK_STATS_CHUNK * j->ebytes, rest, buf), rest);
     return 0;
 }
 
@@ -384,59 +404,76 @@ int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "stats: %s is not supported", ck_dtype_name(dtype));
     if (st->pass != 1 && st->pass != 2)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: the reduction is finished");
-    if (st->pass == 1) {
-        int m = ck_stats_set_mode(st, dtype);
-        if (m == -1) return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
-        if (m == -2)
-            return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: %s data fed to a reduction of %s",
-                                ck_dtype_name(dtype), ck_dtype_name(st->dtype));
-    }
-    if (st->mode == CK_STATS_COUNT) {
-        if (dtype != st->dtype)
-            return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: %s data fed to a reduction of %s",
-                                ck_dtype_name(dtype), ck_dtype_name(st->dtype));
-        if (st->pass == 2) return 0; /* everything came from the counts */
-        if (count_codes(be, bits / 8, src, n, st, err)) return -1;
-        st->s1.pos += n;
-        return 0;
-    }
-    st_job j = {.src = src, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .st = st};
-    ck_chunked_sum *cs = st->pass == 1 ? &st->s1 : &st->s2;
-    ck_tally head;
-    tally_init(&head);
-    uint64_t done = 0;
-    unsigned off = (unsigned)(cs->pos % CK_STATS_CHUNK);
-    if (off) { /* finish the open chunk */
-        uint64_t k = n < CK_STATS_CHUNK - off ? n : CK_STATS_CHUNK - off;
-        reduce_piece(&j, st, j.src, k, off, cs->lanes, &head);
-        done = k;
-        if (off + k == CK_STATS_CHUNK) ck_chunked_sum_close(cs);
-    }
-    j.src += done * j.ebytes;
-    j.nchunks = (n - done) / CK_STATS_CHUNK;
-    if (j.nchunks) {
-        size_t ntasks = (size_t)((j.nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
-        j.chunk_vals = malloc(j.nchunks * sizeof *j.chunk_vals);
-        j.tallies = malloc(ntasks * sizeof *j.tallies);
-        if (!j.chunk_vals || !j.tallies) {
-            free(j.chunk_vals);
-            free(j.tallies);
-            return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
+    st_job j = {.src = src, .dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32,
+                .failed_task = SIZE_MAX};
+    if (st->pass == 2) return st->histogram ? histogram(be, &j, n, st, err) : 0;
+    return moments(be, &j, n, st, err);
+}
+
+/* ---- streamed: every pass of a whole tensor, each task reading its own elements ------------- */
+
+#define STREAM_SEGMENT_CHUNKS ((uint64_t)1 << 16) /* chunks per pool run: bounds the moments array */
+
+static int stream_pass(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_error *err)
+{
+    uint64_t whole = st->pass == 1 ? n / CK_STATS_CHUNK : (n + CK_STATS_CHUNK - 1) / CK_STATS_CHUNK;
+    for (uint64_t c = 0; c < whole; c += STREAM_SEGMENT_CHUNKS) {
+        j->first = c * CK_STATS_CHUNK;
+        j->nchunks = whole - c < STREAM_SEGMENT_CHUNKS ? whole - c : STREAM_SEGMENT_CHUNKS;
+        j->n = n - j->first;
+        size_t ntasks = (size_t)((j->nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
+        bool moments_pass = st->pass == 1;
+        if (run_tasks(be, j, ntasks, moments_pass, err)) return -1;
+        if (moments_pass) {
+            for (uint64_t k = 0; k < j->nchunks; k++) ck_stats_merge_chunk(st, &j->moments[k]);
+            for (size_t t = 0; t < ntasks; t++) tally_merge(&st->t, &j->tallies[t]);
+            st->count += j->nchunks * CK_STATS_CHUNK;
+            free(j->moments);
+        } else {
+            for (size_t t = 0; t < ntasks; t++)
+                for (int b = 0; b < CK_HIST_BINS; b++) st->t.hist[b] += j->tallies[t].hist[b];
         }
-        ck_pool_run(ck_cpu_pool(be), ntasks, chunks_task, &j);
-        for (uint64_t c = 0; c < j.nchunks; c++) ck_neumaier_add(&cs->total, &cs->comp, j.chunk_vals[c]);
-        for (size_t t = 0; t < ntasks; t++) tally_merge(&head, &j.tallies[t]);
-        free(j.chunk_vals);
-        free(j.tallies);
-        done += j.nchunks * CK_STATS_CHUNK;
+        free(j->tallies);
     }
-    if (done < n) /* the tail opens a chunk that the next call (or the end of the pass) closes */
-        reduce_piece(&j, st, (const uint8_t *)src + done * j.ebytes, n - done, 0, cs->lanes, &head);
-    cs->pos += n;
-    if (st->pass == 1) {
-        tally_merge(&st->t, &head);
-    } else {
-        for (int b = 0; b < CK_HIST_BINS; b++) st->t.hist[b] += head.hist[b];
+    uint64_t rest = st->pass == 1 ? n % CK_STATS_CHUNK : 0; /* the last, partial chunk */
+    if (rest) {
+        _Alignas(64) float buf[CK_STATS_CHUNK];
+        if (j->read(j->rctx, n - rest, rest, j->wbuf[0], err)) return -1;
+        ck_stats_feed_open(st, chunk_values(j, j->wbuf[0], rest, buf), rest);
     }
     return 0;
+}
+
+int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
+                        ck_error *err)
+{
+    const ck_cpu_dtype *cd = &ck_cpu_dtypes[dtype];
+    unsigned bits = ck_dtype_info(dtype)->bits;
+    if (!cd->to_f32 || bits % 8)
+        return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "stats: %s is not supported", ck_dtype_name(dtype));
+    if (st->pass != 1 || st->count || st->nopen)
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: a streamed reduction must start fresh");
+    ck_cpu *cpu = be->impl;
+    st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = read,
+                .rctx = ctx, .failed_task = SIZE_MAX};
+    j.wbuf = calloc((size_t)cpu->threads, sizeof *j.wbuf);
+    int rc = j.wbuf ? 0 : ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
+    for (int w = 0; !rc && w < cpu->threads; w++)
+        if (posix_memalign((void **)&j.wbuf[w], 64, CHUNKS_PER_TASK * CK_STATS_CHUNK * j.ebytes))
+            rc = ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
+    pthread_mutex_init(&j.mu, NULL);
+    if (!rc) rc = stream_pass(be, &j, n, st, err);
+    if (!rc) {
+        ck_stats_begin_pass2(st);
+        if (ck_stats_wants_pass2(st)) {
+            j.lo = st->lo;
+            j.range = st->range;
+            rc = stream_pass(be, &j, n, st, err);
+        }
+    }
+    if (!rc) ck_stats_finish(st);
+    pthread_mutex_destroy(&j.mu);
+    for (int w = 0; j.wbuf && w < cpu->threads; w++) free(j.wbuf[w]);
+    free(j.wbuf);
+    return rc;
 }

@@ -107,6 +107,7 @@ static ck_backend_ops make_ops(void)
     o.dequant_nvfp4 = ck_cuda_dequant_nvfp4;
     o.dequant_fp8 = ck_cuda_dequant_fp8;
     o.stats = NULL;
+    o.stats_stream = NULL;
     o.destroy = cuda_destroy;
     o.compare = ck_cuda_compare;
     o.permute_pairs = ck_cuda_permute_pairs;

@@ -30,6 +30,8 @@ import sys
 import tempfile
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 import ml_dtypes
 import numpy as np
 import safetensors
@@ -520,24 +522,7 @@ def main():
     print("  reference: safetensors %s, numpy %s, ml_dtypes %s" %
           (safetensors.__version__, np.__version__, ml_dtypes.__version__))
     base = os.environ.get("WORK")
-    work_root = tempfile.mkdtemp(prefix="st-interop.", dir=base)
-    failures = 0
-    try:
-        for test in TESTS:
-            name = test.__name__[len("test_"):]
-            work = os.path.join(work_root, name)
-            os.makedirs(work)
-            try:
-                test(work)
-                print("PASS: interop/%s" % name)
-            except Exception:
-                failures += 1
-                print("FAIL: interop/%s" % name)
-                traceback.print_exc(file=sys.stdout)
-            sys.stdout.flush()
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
-    return 1 if failures else 0
+    return harness.run(TESTS, "st-interop.")
 
 
 if __name__ == "__main__":

@@ -273,25 +273,22 @@ static void test_dequant_fp8(void)
 
 /* ---- statistics ---- */
 
-/* Feed n elements to both passes: in one call (pieces 0), in random pieces of up to 20000
- * elements (1: below the counting path's threshold for the pool), or of up to 300000 (2: both
- * paths); skip_pass2 skips pass 2's calls where ck_stats_wants_pass2 allows it. */
-static int run_stats(ck_backend *b, ck_dtype d, const uint8_t *src, uint64_t n, int pieces, int skip_pass2, ck_stats *st)
+/* Feed n elements in one call (pieces 0), in random pieces of up to 20000 (1), of up to 300000
+ * (2), or of up to 40 elements (3: most values go through the open chunk). Pass 2 is fed only
+ * where ck_stats_wants_pass2 asks for it. */
+static int run_stats(ck_backend *b, ck_dtype d, const uint8_t *src, uint64_t n, int pieces, bool hist, ck_stats *st)
 {
+    static const uint64_t most[] = {0, 20000, 300000, 40};
     size_t eb = ck_dtype_info(d)->bits / 8;
     ck_error err;
-    ck_stats_init(st);
+    ck_stats_init(st, hist);
     for (int pass = 1; pass <= 2; pass++) {
         if (pass == 2) ck_stats_begin_pass2(st);
-        if (pass == 2 && skip_pass2 && !ck_stats_wants_pass2(st)) break;
+        if (pass == 2 && !ck_stats_wants_pass2(st)) break;
         for (uint64_t i = 0; i < n || (n == 0 && i == 0);) {
-            uint64_t most = pieces == 1 ? 20000 : 300000;
-            uint64_t k = pieces ? 1 + rnd_upto(n - i < most ? n - i : most) : n - i;
+            uint64_t k = pieces ? 1 + rnd_upto(n - i < most[pieces] ? n - i : most[pieces]) : n - i;
             if (n == 0) k = 0;
-            if (b->ops->stats(b, d, src + i * eb, k, st, &err)) {
-                ck_stats_release(st);
-                return -1;
-            }
+            if (b->ops->stats(b, d, src + i * eb, k, st, &err)) return -1;
             i += k;
             if (n == 0) break;
         }
@@ -313,117 +310,186 @@ static float stats_decode(ck_dtype d, const uint8_t *src, uint64_t i)
     }
 }
 
-/* The exact definition for 8- and 16-bit types (kernels/stats.h, counting mode): a table of
- * code counts, walked in ascending code order with Neumaier sums of count * value and of
- * count * (value - mean)^2. The back end must match it bit for bit. */
-static void counting_reference(ck_dtype d, const uint8_t *src, uint64_t n, double *mean, double *sd)
+/* The definition of kernels/stats.h, straight: the scalar chunk reduction over chunks counted
+ * from the first element, merged in order. The back end must give the same bits. */
+static void stats_definition(const float *x, uint64_t n, ck_stats *st)
 {
-    unsigned eb = ck_dtype_info(d)->bits / 8, ncodes = 1u << (8 * eb);
-    uint64_t *cnt = calloc(ncodes, sizeof *cnt);
-    for (uint64_t i = 0; i < n; i++) cnt[eb == 1 ? src[i] : (unsigned)src[2 * i] | (unsigned)src[2 * i + 1] << 8]++;
-    double s = 0, c = 0, m2 = 0, c2 = 0;
-    uint64_t fin = 0;
-    for (unsigned code = 0; code < ncodes; code++) {
-        uint8_t b[2] = {(uint8_t)code, (uint8_t)(code >> 8)};
-        float v = stats_decode(d, b, 0);
-        if (cnt[code] && isfinite(v)) {
-            fin += cnt[code];
-            ck_neumaier_add(&s, &c, (double)cnt[code] * (double)v);
-        }
+    ck_stats_init(st, false);
+    for (uint64_t c = 0; c < n; c += CK_STATS_CHUNK) {
+        ck_chunk_moments m;
+        ck_stats_chunk(x + c, (unsigned)(n - c < CK_STATS_CHUNK ? n - c : CK_STATS_CHUNK), &st->t, &m);
+        ck_stats_merge_chunk(st, &m);
     }
-    *mean = fin ? (s + c) / (double)fin : 0;
-    for (unsigned code = 0; code < ncodes; code++) {
-        uint8_t b[2] = {(uint8_t)code, (uint8_t)(code >> 8)};
-        float v = stats_decode(d, b, 0);
-        if (cnt[code] && isfinite(v)) {
-            double dv = (double)v - *mean;
-            ck_neumaier_add(&m2, &c2, (double)cnt[code] * (dv * dv));
-        }
+    st->count = n;
+    ck_stats_finish(st);
+}
+
+/* Values for one case: 0 random per dtype; for F32, 1 ordinary weights with some specials, 2 huge
+ * magnitudes (float lanes would overflow), 3 tiny ones (squares would be subnormal), 4 values far
+ * from zero with a small spread; for all, 5 one value repeated, 6 two values alternating. */
+static void stats_values(ck_dtype d, int kind, uint8_t *src, uint64_t n)
+{
+    size_t eb = ck_dtype_info(d)->bits / 8;
+    float *f = (float *)(void *)src;
+    fill_random(d, src, n);
+    for (uint64_t i = 0; i < n && d == CK_F32 && kind >= 1 && kind <= 4; i++) {
+        double u = (double)(rnd() % 20001) - 10000.0;
+        f[i] = kind == 1 ? (rnd() % 97 == 0 ? rnd_value() : (float)(u * 1e-4 + 3.0))
+             : kind == 2 ? (float)(u * 1e33)
+             : kind == 3 ? (float)(u * 1e-38)
+                         : (float)(1e6 + u * 1e-3);
     }
-    *sd = fin ? sqrt((m2 + c2) / (double)fin) : 0;
-    free(cnt);
+    if (kind == 5)
+        for (uint64_t i = 1; i < n; i++) memcpy(src + i * eb, src, eb);
+    if (kind == 6)
+        for (uint64_t i = 2; i < n; i++) memcpy(src + i * eb, src + (i % 2) * eb, eb);
+    if (kind >= 5 && d == CK_BOOL)
+        for (uint64_t i = 0; i < n; i++) src[i] &= 1;
 }
 
 static void test_stats(void)
 {
     static const ck_dtype dts[] = {CK_F32, CK_BF16, CK_F16, CK_F8_E4M3, CK_F8_E5M2, CK_F8_E8M0,
                                    CK_I8, CK_U8, CK_BOOL, CK_U16, CK_I16};
-    /* around the counting path's pool threshold (65536) and task size (262144) too */
-    static const uint64_t sizes[] = {0, 1, 2, 4095, 4096, 4097, 65535, 65536, 65537, 100000, 300001, 600003};
+    /* around the chunk (1024), the lanes (16) and the per-task run (64 chunks) */
+    static const uint64_t sizes[] = {0, 1, 2, 15, 17, 1023, 1024, 1025, 65535, 65537, 100000, 300001};
+    int bad = 0, cases = 0;
+    for (size_t k = 0; k < sizeof dts / sizeof *dts; k++)
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (int kind = 0; kind <= 6; kind++) {
+                ck_dtype d = dts[k];
+                uint64_t n = sizes[s];
+                if ((kind >= 1 && kind <= 4 && d != CK_F32) || (kind >= 5 && n < 1024)) continue;
+                size_t eb = ck_dtype_info(d)->bits / 8;
+                uint8_t *src = malloc(n * eb + 1);
+                float *x = malloc(n * 4 + 4);
+                stats_values(d, kind, src, n);
+                for (uint64_t i = 0; i < n; i++) x[i] = stats_decode(d, src, i);
+                /* plain long-double two-pass, for accuracy, and the exact counts and bins */
+                uint64_t nan = 0, inf = 0, zero = 0, fin = 0;
+                float mn = INFINITY, mx = -INFINITY;
+                long double sum = 0, sum_abs = 0, m2 = 0;
+                for (uint64_t i = 0; i < n; i++) {
+                    if (isnan(x[i])) nan++;
+                    else if (isinf(x[i])) inf++;
+                    else {
+                        fin++;
+                        sum += x[i];
+                        sum_abs += fabsl((long double)x[i]);
+                        if (x[i] < mn) mn = x[i];
+                        if (x[i] > mx) mx = x[i];
+                    }
+                    if (x[i] == 0) zero++;
+                }
+                long double mean = fin ? sum / fin : 0;
+                for (uint64_t i = 0; i < n; i++)
+                    if (isfinite(x[i])) m2 += ((long double)x[i] - mean) * ((long double)x[i] - mean);
+                double sd = fin ? (double)sqrtl(m2 / fin) : 0;
+                double lo = fin ? mn : 0, range = fin ? (double)mx - (double)mn : 0;
+                uint64_t hist[CK_HIST_BINS] = {0};
+                for (uint64_t i = 0; i < n; i++)
+                    if (isfinite(x[i])) { /* floor((x - min) * 64 / (max - min)), in double, clamped */
+                        double b = range > 0 ? ((double)x[i] - lo) * 64 / range : 0;
+                        hist[b >= 63 ? 63 : b > 0 ? (int)b : 0]++;
+                    }
+                ck_stats def;
+                stats_definition(x, n, &def);
+                /* the definition is accurate: float lanes hold 16 values, so a few 1e-6 at most */
+                double tol_mean = 1e-5 * (double)(fin ? sum_abs / fin : 0), tol_sd = 1e-5 * sd + 1e-7 * tol_mean;
+                if (fabs(def.mean - (double)mean) > tol_mean || fabs(def.std - sd) > tol_sd) {
+                    if (bad++ < 5)
+                        fprintf(stderr, "  stats definition %s n=%llu kind=%d: mean %.17g/%.17Lg std %.17g/%.17g\n",
+                                ck_dtype_name(d), (unsigned long long)n, kind, def.mean, mean, def.std, sd);
+                }
+                for (int t = 0; t < NT; t++)
+                    for (int pieces = 0; pieces < 4; pieces++) {
+                        if (pieces == 3 && n > 100000) continue;
+                        bool want_hist = (t + pieces) % 2 == 0;
+                        ck_stats st;
+                        cases++;
+                        if (run_stats(be[t], d, src, n, pieces, want_hist, &st)) { bad++; continue; }
+                        int ok = st.count == n && st.t.nan == nan && st.t.inf == inf && st.t.zero == zero &&
+                                 st.t.finite == fin && (fin == 0 || (st.t.min == (mn == 0 ? 0.0f : mn) && st.t.max == (mx == 0 ? 0.0f : mx))) &&
+                                 st.pass == 3 && !memcmp(&st.mean, &def.mean, sizeof st.mean) &&
+                                 !memcmp(&st.std, &def.std, sizeof st.std);
+                        if (want_hist && memcmp(st.t.hist, hist, sizeof hist)) ok = 0;
+                        if (!want_hist)
+                            for (int b = 0; b < CK_HIST_BINS; b++) ok &= st.t.hist[b] == 0;
+                        if (!ok && bad++ < 5)
+                            fprintf(stderr, "  stats %s n=%llu kind=%d threads=%d pieces=%d hist=%d: mean %.17g/%.17g std %.17g/%.17g\n",
+                                    ck_dtype_name(d), (unsigned long long)n, kind, thread_counts[t], pieces, want_hist,
+                                    st.mean, def.mean, st.std, def.std);
+                    }
+                free(src);
+                free(x);
+            }
+    CHECK(cases > 1000 && bad == 0);
+}
+
+/* Streamed reductions (stats_stream): each task reads its own pieces through a callback. */
+typedef struct {
+    const uint8_t *src;
+    size_t eb;
+    uint64_t fail_at;   /* a read covering this element fails (UINT64_MAX: none) */
+} mem_stream;
+
+static int mem_read(void *ctx, uint64_t first, uint64_t count, void *dst, ck_error *err)
+{
+    const mem_stream *m = ctx;
+    if (m->fail_at >= first && m->fail_at < first + count)
+        return ck_error_set(err, CK_E_IO, "mem", "t", (int64_t)(first * m->eb), "read failed");
+    memcpy(dst, m->src + first * m->eb, (size_t)(count * m->eb));
+    return 0;
+}
+
+static void test_stats_stream(void)
+{
+    static const ck_dtype dts[] = {CK_F32, CK_BF16, CK_F16, CK_F8_E4M3, CK_U8};
+    static const uint64_t sizes[] = {0, 1, 1023, 1024, 65536 + 17, 300001};
     int bad = 0;
     for (size_t k = 0; k < sizeof dts / sizeof *dts; k++)
         for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
-            for (int shape = 0; shape < 3; shape++) {
-            ck_dtype d = dts[k];
-            uint64_t n = sizes[s];
-            size_t eb = ck_dtype_info(d)->bits / 8;
-            bool counting = ck_stats_counting_dtype(d);
-            CHECK(counting == (d != CK_F32));
-            if (shape && (n < 4096 || n > 300001)) continue;
-            uint8_t *src = malloc(n * eb + 1);
-            if (d == CK_F32) /* mostly ordinary weights, some specials */
-                for (uint64_t i = 0; i < n; i++)
-                    ((float *)src)[i] = rnd() % 97 == 0 ? rnd_value() : (float)((double)(rnd() % 20001) - 10000.0) * 1e-4f + 3.0f;
-            else fill_random(d, src, n);
-            if (shape == 1) /* one value: counts that chain on one code */
-                for (uint64_t i = 0; i < n; i++) memcpy(src + i * eb, src, eb);
-            if (shape == 2) /* two values, alternating, with a stray */
-                for (uint64_t i = 2; i < n; i++) memcpy(src + i * eb, src + (i % 2) * eb, eb);
-            if (shape == 2 && d == CK_BOOL)
-                for (uint64_t i = 0; i < n; i++) src[i] &= 1;
-            /* scalar reference: plain double two-pass */
-            float *x = malloc(n * 4 + 4);
-            for (uint64_t i = 0; i < n; i++) x[i] = stats_decode(d, src, i);
-            uint64_t nan = 0, inf = 0, zero = 0, fin = 0;
-            double mn = INFINITY, mx = -INFINITY, sum = 0, m2 = 0;
-            for (uint64_t i = 0; i < n; i++) {
-                if (isnan(x[i])) nan++;
-                else if (isinf(x[i])) inf++;
-                else {
-                    fin++;
-                    sum += x[i];
-                    if (x[i] < mn) mn = x[i];
-                    if (x[i] > mx) mx = x[i];
+            for (int kind = 0; kind <= 1; kind++) {
+                ck_dtype d = dts[k];
+                uint64_t n = sizes[s];
+                size_t eb = ck_dtype_info(d)->bits / 8;
+                uint8_t *src = malloc(n * eb + 1);
+                stats_values(d, d == CK_F32 ? kind : 0, src, n);
+                for (int t = 0; t < NT; t++) {
+                    bool hist = (t + kind) % 2;
+                    ck_stats a, b;
+                    ck_error err;
+                    mem_stream ms = {src, eb, UINT64_MAX};
+                    if (run_stats(be[t], d, src, n, 0, hist, &a)) { bad++; continue; }
+                    ck_stats_init(&b, hist);
+                    if (be[t]->ops->stats_stream(be[t], d, mem_read, &ms, n, &b, &err)) { bad++; continue; }
+                    /* the same bits as the in-memory reduction */
+                    if (b.pass != 3 || b.count != n || memcmp(&a.mean, &b.mean, sizeof a.mean) ||
+                        memcmp(&a.std, &b.std, sizeof a.std) || memcmp(&a.t, &b.t, sizeof a.t))
+                        if (bad++ < 5)
+                            fprintf(stderr, "  stats_stream %s n=%llu threads=%d differs\n", ck_dtype_name(d),
+                                    (unsigned long long)n, thread_counts[t]);
                 }
-                if (x[i] == 0) zero++;
+                free(src);
             }
-            double mean = fin ? sum / (double)fin : 0;
-            uint64_t hist[CK_HIST_BINS] = {0};
-            double scale = fin && mx > mn ? CK_HIST_BINS / (mx - mn) : 0;
-            for (uint64_t i = 0; i < n; i++)
-                if (isfinite(x[i])) {
-                    m2 += ((double)x[i] - mean) * ((double)x[i] - mean);
-                    double b = ((double)x[i] - mn) * scale;
-                    hist[b >= CK_HIST_BINS - 1 ? CK_HIST_BINS - 1 : b > 0 ? (int)b : 0]++;
-                }
-            double sd = fin ? sqrt(m2 / (double)fin) : 0;
-            /* counting types: the exact definition, to the bit */
-            double xmean = 0, xsd = 0;
-            if (counting) counting_reference(d, src, n, &xmean, &xsd);
-            ck_stats first;
-            for (int t = 0; t < NT; t++)
-                for (int pieces = 0; pieces < 3; pieces++) {
-                    ck_stats st;
-                    if (run_stats(be[t], d, src, n, pieces, pieces == 2, &st)) { bad++; continue; }
-                    int ok = st.count == n && st.t.nan == nan && st.t.inf == inf && st.t.zero == zero && st.t.finite == fin &&
-                             (fin == 0 || (st.t.min == (float)mn && st.t.max == (float)mx)) &&
-                             fabs(st.mean - mean) <= 1e-9 * (fabs(mean) + sd + 1e-30) &&
-                             fabs(st.std - sd) <= 1e-9 * (sd + 1e-30) && !memcmp(st.t.hist, hist, sizeof hist) &&
-                             st.codes == NULL && st.pass == 3;
-                    if (counting && (memcmp(&st.mean, &xmean, sizeof xmean) || memcmp(&st.std, &xsd, sizeof xsd))) ok = 0;
-                    if (t == 0 && pieces == 0) first = st;
-                    /* bit-identical across thread counts and piece sizes */
-                    else if (memcmp(&first.mean, &st.mean, sizeof st.mean) || memcmp(&first.std, &st.std, sizeof st.std))
-                        ok = 0;
-                    if (!ok && bad++ < 5)
-                        fprintf(stderr, "  stats %s n=%llu shape=%d threads=%d pieces=%d: mean %.17g/%.17g std %.17g/%.17g\n",
-                                ck_dtype_name(d), (unsigned long long)n, shape, thread_counts[t], pieces, st.mean, mean,
-                                st.std, sd);
-                }
-            free(src);
-            free(x);
-        }
     CHECK(bad == 0);
+    /* a failed read: an error, naming the offset of the first failing piece whatever the threads */
+    uint64_t n = 1u << 20;
+    float *f = malloc(n * sizeof *f);
+    for (uint64_t i = 0; i < n; i++) f[i] = (float)i;
+    for (int t = 0; t < NT; t++) {
+        mem_stream ms = {(const uint8_t *)f, 4, 700000};
+        ck_stats st;
+        ck_error err;
+        ck_stats_init(&st, false);
+        CHECK(be[t]->ops->stats_stream(be[t], CK_F32, mem_read, &ms, n, &st, &err) == -1 && err.code == CK_E_IO &&
+              err.offset == (int64_t)(655360 * 4));
+        /* not fresh: refused */
+        ck_stats_init(&st, false);
+        CHECK(be[t]->ops->stats(be[t], CK_F32, f, 5, &st, &err) == 0);
+        CHECK(be[t]->ops->stats_stream(be[t], CK_F32, mem_read, &ms, n, &st, &err) == -1 && err.code == CK_E_USAGE);
+    }
+    free(f);
 }
 
 static void test_stats_modes(void)
@@ -431,39 +497,44 @@ static void test_stats_modes(void)
     ck_error err;
     ck_stats st;
     uint16_t h[3] = {0x3F80, 0x4000, 0x3F80};
-    float f[2] = {1, 2};
-    /* counting: pass 2 reads nothing; its calls are accepted and change nothing */
-    ck_stats_init(&st);
-    CHECK(ck_stats_wants_pass2(&st));
-    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
-    CHECK(st.mode == CK_STATS_COUNT && st.codes != NULL);
-    /* another dtype into a counting reduction: refused */
-    CHECK(be[1]->ops->stats(be[1], CK_F16, h, 3, &st, &err) == -1 && err.code == CK_E_USAGE);
-    CHECK(be[1]->ops->stats(be[1], CK_F32, f, 2, &st, &err) == -1 && err.code == CK_E_USAGE);
-    ck_stats_begin_pass2(&st);
+    /* no histogram: pass 2 is not wanted; its calls are accepted and change nothing */
+    ck_stats_init(&st, false);
     CHECK(!ck_stats_wants_pass2(&st));
     CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
+    ck_stats_begin_pass2(&st);
+    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
     ck_stats_finish(&st);
-    CHECK(st.count == 3 && st.t.finite == 3 && st.t.min == 1 && st.t.max == 2 && st.codes == NULL);
-    CHECK(fabs(st.mean - 4.0 / 3) < 1e-15 && st.t.hist[0] == 2 && st.t.hist[CK_HIST_BINS - 1] == 1);
+    CHECK(st.count == 3 && st.t.finite == 3 && st.t.min == 1 && st.t.max == 2 && st.t.hist[0] == 0);
+    CHECK(fabs(st.mean - 4.0 / 3) < 1e-15 && fabs(st.std - sqrt(2.0 / 9)) < 1e-7 * sqrt(2.0 / 9)); /* squares in float */
+    /* finished: refused */
     CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == -1 && err.code == CK_E_USAGE);
-    /* F32: two passes */
-    ck_stats_init(&st);
+    /* with the histogram: two passes; a reduction may mix dtypes (all values are f32 inside) */
+    float f[2] = {1, 2};
+    ck_stats_init(&st, true);
+    CHECK(ck_stats_wants_pass2(&st));
+    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
     CHECK(be[1]->ops->stats(be[1], CK_F32, f, 2, &st, &err) == 0);
     ck_stats_begin_pass2(&st);
-    CHECK(ck_stats_wants_pass2(&st) && st.mode == CK_STATS_FLOAT);
+    CHECK(be[1]->ops->stats(be[1], CK_BF16, h, 3, &st, &err) == 0);
+    CHECK(be[1]->ops->stats(be[1], CK_F32, f, 2, &st, &err) == 0);
     ck_stats_finish(&st);
-    /* abandoned before the end: release frees the table (ASan's leak check watches) */
-    ck_stats_init(&st);
-    CHECK(be[0]->ops->stats(be[0], CK_U16, h, 3, &st, &err) == 0 && st.codes != NULL);
-    ck_stats_release(&st);
-    ck_stats_release(&st);
-    CHECK(st.codes == NULL);
-    /* no call at all (an empty tensor): zeros, as before */
-    ck_stats_init(&st);
+    CHECK(st.count == 5 && st.t.hist[0] == 3 && st.t.hist[CK_HIST_BINS - 1] == 2 && fabs(st.mean - 1.4) < 1e-15);
+    /* a value exactly on a bin edge: (0.125 + 448) * 64 / 478 = 60 exactly (64 / 478 rounded
+     * first gave 59) */
+    float edge[3] = {-448, 30, 0.125f};
+    ck_stats_init(&st, true);
+    CHECK(be[1]->ops->stats(be[1], CK_F32, edge, 3, &st, &err) == 0);
     ck_stats_begin_pass2(&st);
+    CHECK(be[1]->ops->stats(be[1], CK_F32, edge, 3, &st, &err) == 0);
     ck_stats_finish(&st);
-    CHECK(st.count == 0 && st.mean == 0 && st.std == 0 && st.t.finite == 0);
+    CHECK(st.t.hist[0] == 1 && st.t.hist[60] == 1 && st.t.hist[63] == 1);
+    /* unsupported dtypes: a clear refusal */
+    ck_stats_init(&st, false);
+    CHECK(be[0]->ops->stats(be[0], CK_I64, h, 1, &st, &err) == -1 && err.code == CK_E_UNSUPPORTED);
+    /* no call at all (an empty tensor), and finish without begin_pass2: zeros */
+    ck_stats_init(&st, true);
+    ck_stats_finish(&st);
+    CHECK(st.count == 0 && st.mean == 0 && st.std == 0 && st.t.finite == 0 && st.pass == 3);
 }
 
 static void test_hash(void)
@@ -517,6 +588,7 @@ int main(void)
     RUN_TEST("kernels", test_dequant_fp4);
     RUN_TEST("kernels", test_dequant_fp8);
     RUN_TEST("kernels", test_stats);
+    RUN_TEST("kernels", test_stats_stream);
     RUN_TEST("kernels", test_stats_modes);
     RUN_TEST("kernels", test_hash);
     RUN_TEST("kernels", test_backend_selection);

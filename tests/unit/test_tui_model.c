@@ -442,7 +442,7 @@ static bool reference_stats(ck_checkpoint *ck, const char *key, ck_tresult *r)
     ck_tgroup_find(ck, e, &g);
     ck_backend *be = ck_backend_cpu_create(1, &err);
     ck_teval *ev = be ? ck_teval_new(ck, be, 1, &err) : NULL;
-    bool ok = ev && ck_teval_stats(ev, &g, r, &err) == 0 && r->has_stats;
+    bool ok = ev && ck_teval_stats(ev, &g, CK_EVAL_HISTOGRAM | CK_EVAL_HASH, r, &err) == 0 && r->has_stats;
     ck_teval_free(ev);
     if (be) ck_backend_destroy(be);
     return ok;
@@ -454,8 +454,9 @@ static bool same_stats(const ck_stats *a, const ck_stats *b, bool exact_sums)
               a->t.zero == b->t.zero && a->t.min == b->t.min && a->t.max == b->t.max &&
               !memcmp(a->t.hist, b->t.hist, sizeof a->t.hist);
     if (exact_sums) return ok && a->mean == b->mean && a->std == b->std;
-    /* the same values in another order (a transposed copy): sums agree to rounding */
-    return ok && fabs(a->mean - b->mean) <= 1e-12 + 1e-9 * fabs(b->mean) && fabs(a->std - b->std) <= 1e-9 * fabs(b->std);
+    /* the same values in another order (a transposed copy): sums agree to the rounding of the
+     * float lanes inside a chunk (kernels/stats.h) */
+    return ok && fabs(a->mean - b->mean) <= 1e-6 * (fabs(b->mean) + b->std) && fabs(a->std - b->std) <= 1e-6 * fabs(b->std);
 }
 
 /* Quantized tensors are dequantized with their scales: the browser's numbers are `ckdoc stats`'s
