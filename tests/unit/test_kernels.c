@@ -426,6 +426,25 @@ static void test_stats(void)
     CHECK(cases > 1000 && bad == 0);
 }
 
+/* The back end's decoders of the 8-bit floats give the codec's bits for every code. */
+static void test_decode_every_code(void)
+{
+    static const ck_dtype dts[] = {CK_F8_E4M3, CK_F8_E5M2};
+    uint8_t codes[256];
+    float out[256];
+    for (int i = 0; i < 256; i++) codes[i] = (uint8_t)i;
+    for (size_t k = 0; k < sizeof dts / sizeof *dts; k++) {
+        ck_error err;
+        CHECK(be[0]->ops->cast(be[0], dts[k], codes, CK_F32, out, 256, &err) == 0);
+        int bad = 0;
+        for (int i = 0; i < 256; i++) {
+            float want = dts[k] == CK_F8_E4M3 ? ck_e4m3_to_f32((uint8_t)i) : ck_e5m2_to_f32((uint8_t)i);
+            bad += ck_f32_bits(out[i]) != ck_f32_bits(want);
+        }
+        CHECK(bad == 0);
+    }
+}
+
 /* Streamed reductions (stats_stream): each task reads its own pieces through a callback. */
 typedef struct {
     const uint8_t *src;
@@ -588,6 +607,7 @@ int main(void)
     RUN_TEST("kernels", test_dequant_fp4);
     RUN_TEST("kernels", test_dequant_fp8);
     RUN_TEST("kernels", test_stats);
+    RUN_TEST("kernels", test_decode_every_code);
     RUN_TEST("kernels", test_stats_stream);
     RUN_TEST("kernels", test_stats_modes);
     RUN_TEST("kernels", test_hash);
