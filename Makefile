@@ -33,7 +33,7 @@ CUDA_SRC := $(sort $(wildcard kernels/cuda/*.cu))
 LIB_OBJ  += $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 CPPFLAGS += -DCK_HAVE_CUDA
 LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -ldl -lstdc++
-NVCCFLAGS ?= -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCCFLAGS ?= -O2 --fmad=false -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 endif
 endif
 LIB      := $(BUILD)/libckdoc.a

@@ -1,5 +1,6 @@
 /* The CUDA back end: availability, the ops table, staging buffers. Ops take host pointers and
- * stage through device buffers on one stream (pinned double-buffering is future work). */
+ * stage through device buffers on one stream; statistics have their own two streams and pinned
+ * double buffers (stats.cu). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -73,7 +74,7 @@ static bool cuda_supports(const ck_backend *be, ck_op op, ck_dtype dtype)
     answer[CK_OP_DEQUANT_MXFP4] = dtype == CK_F4;
     answer[CK_OP_DEQUANT_NVFP4] = dtype == CK_F4;
     answer[CK_OP_DEQUANT_FP8] = t->bits == 8 && t->kind == CK_KIND_FLOAT && !t->is_quant_scale && ck_cuda_cast_supports(dtype);
-    answer[CK_OP_STATS] = false; /* reductions run on the CPU back end for now */
+    answer[CK_OP_STATS] = ck_cuda_stats_supports(dtype); /* the CPU back end's dtypes */
     answer[CK_OP_COMPARE] = dtype == CK_F32;
     answer[CK_OP_PERMUTE_PAIRS] = ck_cuda_permute_supports(dtype);
     answer[CK_OP_QUANT_MXFP4] = dtype == CK_F4;
@@ -88,6 +89,7 @@ static void cuda_destroy(ck_backend *be)
     ck_cuda *c = (ck_cuda *)be->impl;
     if (c) {
         ck_cuda_blas_release(c);
+        ck_cuda_stats_release(c);
         for (int i = 0; i < CK_CUDA_BUFS; i++)
             if (c->buf[i]) cudaFree(c->buf[i]);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -106,8 +108,8 @@ static ck_backend_ops make_ops(void)
     o.dequant_mxfp4 = ck_cuda_dequant_mxfp4;
     o.dequant_nvfp4 = ck_cuda_dequant_nvfp4;
     o.dequant_fp8 = ck_cuda_dequant_fp8;
-    o.stats = NULL;
-    o.stats_stream = NULL;
+    o.stats = ck_cuda_stats;
+    o.stats_stream = NULL; /* callers read windows and call stats */
     o.destroy = cuda_destroy;
     o.compare = ck_cuda_compare;
     o.permute_pairs = ck_cuda_permute_pairs;

@@ -19,6 +19,12 @@ bool ck_cuda_available(char *why, size_t size);
 /* Device 0. `threads` sizes the host-side helpers. NULL with err set on failure. */
 ck_backend *ck_cuda_backend_create(int threads, ck_error *err);
 
+/* For tests, and needs no device: the statistics kernel's per-chunk steps (kernels/cuda/stats.cu)
+ * run on the host, lane after lane, over `nchunks` whole chunks of `dtype` at `src`; chunk c's
+ * moments go to m[c], the counts, min and max are added to *t. 0, or -1 for a dtype the CUDA
+ * back end does not reduce. */
+int ck_cuda_stats_emulate(ck_dtype dtype, const void *src, uint64_t nchunks, ck_chunk_moments *m, ck_tally *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@ typedef struct {
     void *buf[CK_CUDA_BUFS];
     size_t cap[CK_CUDA_BUFS];
     void *blas;                 /* cublasHandle_t, made on the first matmul (matmul.cu) */
+    void *stats;                /* the statistics' streams and staging buffers, made on first use (stats.cu) */
 } ck_cuda;
 
 /* Make sure buffer `i` holds `bytes`; returns its device pointer or NULL with err set. */
@@ -66,6 +67,9 @@ int ck_cuda_quant_fp8(ck_backend *be, ck_dtype dtype, const float *src, uint8_t 
 int ck_cuda_matmul(ck_backend *be, const float *a, const float *b, float *c, uint64_t m, uint64_t n, uint64_t k,
                    ck_error *err);
 void ck_cuda_blas_release(ck_cuda *c);
+int ck_cuda_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
+bool ck_cuda_stats_supports(ck_dtype dtype);
+void ck_cuda_stats_release(ck_cuda *c);
 
 static inline unsigned ck_cuda_grid(uint64_t n, unsigned block)
 {
