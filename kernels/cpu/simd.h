@@ -17,6 +17,13 @@ typedef int32_t ck_v4i32 __attribute__((vector_size(16)));
 typedef int64_t ck_v4i64 __attribute__((vector_size(32)));
 typedef float ck_v4f32 __attribute__((vector_size(16)));
 typedef double ck_v4f64 __attribute__((vector_size(32)));
+/* Wider ones, only for code built for a target that has such vectors (AVX2, AVX-512) or that uses
+ * no shuffles or compares on them (element-wise arithmetic is split into native vectors). */
+typedef uint8_t ck_v32u8 __attribute__((vector_size(32)));
+typedef uint8_t ck_v64u8 __attribute__((vector_size(64)));
+typedef uint16_t ck_v32u16 __attribute__((vector_size(64)));
+typedef uint64_t ck_v4u64 __attribute__((vector_size(32)));
+typedef uint64_t ck_v8u64 __attribute__((vector_size(64)));
 
 /* Two-input shuffles with constant indices. */
 #if defined(__clang__)
