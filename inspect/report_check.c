@@ -134,7 +134,7 @@ static cJSON *tensor_stats_json(const ck_deep_report *deep)
         snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t->hash);
         cJSON_AddStringToObject(o, "name", t->name);
         cJSON_AddStringToObject(o, "format", t->format);
-        cJSON_AddStringToObject(o, "xxh3", hash);
+        cJSON_AddStringToObject(o, "hash", hash);
         if (t->has_stats) {
             cJSON_AddNumberToObject(o, "count", (double)t->count);
             cJSON_AddNumberToObject(o, "nan", (double)t->nan);
@@ -156,7 +156,7 @@ int ck_report_json(FILE *out, const ck_report_info *info, const ck_findings *f, 
                    int exit_status)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "schema", "ckdoc.check/1");
+    cJSON_AddStringToObject(root, "schema", "ckdoc.check/2");
     cJSON_AddStringToObject(root, "path", info->path);
     if (info->family) cJSON_AddStringToObject(root, "family", info->family);
     else cJSON_AddNullToObject(root, "family");

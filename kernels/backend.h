@@ -83,6 +83,11 @@ typedef struct {
     int (*stats_stream)(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
                         ck_error *err);
 
+    /* The content hash's block digests (kernels/hash.h) of len bytes: digests[i] is the XXH3-64
+     * of bytes [i * CK_HASH_BLOCK, (i + 1) * CK_HASH_BLOCK), the last block possibly shorter.
+     * NULL where a back end does not do this; callers then hash on the host in order. */
+    int (*hash_blocks)(ck_backend *be, const void *src, uint64_t len, uint64_t *digests, ck_error *err);
+
     void (*destroy)(ck_backend *be);
 
     /* ---- compare, permutes, quantization, matrix products: definitions in kernels/ops.h ---- */

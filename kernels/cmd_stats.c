@@ -1,5 +1,5 @@
 /* ckdoc stats: per tensor min, max, mean, std, NaN/Inf/zero counts, an XXH3-64 content hash,
- * and with --histogram (JSON) 64 bins over [min, max], which cost a second read. Quantized
+ * (kernels/hash.h), and with --histogram (JSON) 64 bins over [min, max], which cost a second read. Quantized
  * tensors are reported once per group, dequantized with their scales (MXFP4 X_blocks +
  * X_scales, or ModelOpt weight + weight_scale (E8M0); NVFP4 weight + weight_scale +
  * weight_scale_2; FP8 weight + weight_scale_inv or weight_scale). Data are streamed
@@ -113,7 +113,7 @@ static void print_item(ctx *c, const ck_tgroup *g, const ck_tresult *r, const ch
             if (i) fputc(',', c->out);
             json_str(c->out, g->m[i]->name);
         }
-        fprintf(c->out, "],\"xxh3\":\"%016" PRIx64 "\"", r->hash);
+        fprintf(c->out, "],\"hash\":\"%016" PRIx64 "\"", r->hash);
         if (!r->has_stats) {
             fputs(",\"stats\":null}", c->out);
             return;
@@ -197,7 +197,7 @@ int ck_cmd_stats(int argc, char **argv)
     if (o.json) fprintf(c.out, "{\"schema\":\"ckdoc.stats/2\",\"tensors\":[");
     else
         fprintf(c.out, "%-56s %-14s %-18s %12s %12s %12s %12s %6s %6s %9s  %-16s\n", "name", "dtype", "shape", "min", "max",
-                "mean", "std", "nan", "inf", "zeros", "xxh3");
+                "mean", "std", "nan", "inf", "zeros", "hash");
     for (size_t i = 0; i < ck.n_entries; i++) {
         const ck_entry *e = &ck.entries[i];
         if (done[i] || !e->has_header) continue;

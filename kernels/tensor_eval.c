@@ -24,7 +24,7 @@ struct ck_teval {
     long page;
 };
 
-#define READ_WINDOW ((size_t)8 << 20) /* bytes: a multiple of every element size and chunk */
+#define READ_WINDOW ((size_t)8 << 20) /* bytes: a multiple of every element size, chunk and hash block */
 
 /* ---- grouping ------------------------------------------------------------------------------- */
 
@@ -235,6 +235,21 @@ static void hash_wait(hash_job *j)
     j->running = false;
 }
 
+/* A read-ahead window (READ_WINDOW bytes, a whole number of hash blocks, or the tensor's last
+ * bytes): its block digests on a back end's workers, or else on the hash thread. */
+static int hash_window(ck_teval *c, ck_hash *h, const uint8_t *w, size_t n, hash_job *hj, ck_error *err)
+{
+    ck_backend *hb = c->red->ops->hash_blocks ? c->red : c->be->ops->hash_blocks ? c->be : NULL;
+    if (!hb) {
+        hash_start(c, hj, h, w, n);
+        return 0;
+    }
+    uint64_t digests[READ_WINDOW / CK_HASH_BLOCK];
+    if (hb->ops->hash_blocks(hb, w, n, digests, err)) return -1;
+    ck_hash_add_blocks(h, digests, (n + CK_HASH_BLOCK - 1) / CK_HASH_BLOCK);
+    return 0;
+}
+
 /* ---- one item ------------------------------------------------------------------------------- */
 
 /* Elements of a plain tensor read straight from its shard (the back end's workers call this). */
@@ -285,7 +300,7 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
         int more;
         while ((more = ck_preader_next(c->reader, &w, &n, err)) > 0) {
             hash_job hj = {0};
-            if (pass == 1 && (flags & CK_EVAL_HASH)) hash_start(c, &hj, h, w, n);
+            if (pass == 1 && (flags & CK_EVAL_HASH) && hash_window(c, h, w, n, &hj, err)) return -1;
             int rc = r->has_stats ? c->red->ops->stats(c->red, e->dtype, w, n / eb, &r->st, err) : 0;
             hash_wait(&hj);
             if (rc) return -1;
@@ -336,7 +351,10 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     if (!rc) {
         ck_stats_finish(&r->st);
         for (int i = 1; i < 3 && (flags & CK_EVAL_HASH); i++)
-            if (g->m[i]) ck_hash_update(h, p[i], g->m[i]->nbytes);
+            if (g->m[i]) {
+                ck_hash_end_member(h); /* each member's blocks count from its own start */
+                ck_hash_update(h, p[i], g->m[i]->nbytes);
+            }
     }
     free(fsc);
     if (rc) ck_error_set(err, err->code, err->file[0] ? err->file : NULL, g->m[0]->name, -1, "%s", err->msg);

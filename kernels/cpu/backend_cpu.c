@@ -45,6 +45,7 @@ static const ck_backend_ops cpu_ops = {
     .dequant_fp8 = ck_cpu_dequant_fp8,
     .stats = ck_cpu_stats,
     .stats_stream = ck_cpu_stats_stream,
+    .hash_blocks = ck_cpu_hash_blocks,
     .destroy = cpu_destroy,
     .compare = ck_cpu_compare,
     .permute_pairs = ck_cpu_permute_pairs,

@@ -43,6 +43,7 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
                        uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
                        ck_error *err);
 int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
+int ck_cpu_hash_blocks(ck_backend *be, const void *src, uint64_t len, uint64_t *digests, ck_error *err);
 int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
                         ck_error *err);
 

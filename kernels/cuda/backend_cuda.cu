@@ -110,6 +110,7 @@ static ck_backend_ops make_ops(void)
     o.dequant_fp8 = ck_cuda_dequant_fp8;
     o.stats = ck_cuda_stats;
     o.stats_stream = NULL; /* callers read windows and call stats */
+    o.hash_blocks = NULL;  /* callers hash on the host */
     o.destroy = cuda_destroy;
     o.compare = ck_cuda_compare;
     o.permute_pairs = ck_cuda_permute_pairs;

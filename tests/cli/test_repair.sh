@@ -18,9 +18,9 @@ strip_regather() { python3 -c "
 import json,sys
 p=json.load(open(sys.argv[1])); p['actions']=[a for a in p['actions'] if a['action']!='regather_ep']
 json.dump(p,open(sys.argv[2],'w'),indent=1)" "$1" "$2"; }
-# xxh3 of one tensor, from ckdoc stats --json
+# content hash of one tensor, from ckdoc stats --json
 xxh() { "$CKDOC" stats "$1" --json --filter "$2" 2>/dev/null | python3 -c "
-import json,sys; d=json.load(sys.stdin); print(d['tensors'][0]['xxh3'] if d['tensors'] else 'none')"; }
+import json,sys; d=json.load(sys.stdin); print(d['tensors'][0]['hash'] if d['tensors'] else 'none')"; }
 # python: one tensor's dtype, shape and raw bytes (hex digest) from a checkpoint directory
 cat > "$T/st.py" <<'EOF2'
 import json, os, struct, sys
