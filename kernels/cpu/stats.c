@@ -16,6 +16,7 @@
 #include "kernels/cpu/simd.h"
 
 #define CHUNKS_PER_TASK 64
+#define STREAM_TASK_CHUNKS 256 /* streamed: each task's read is one pread of up to 1 MiB (F32) */
 #define PREFETCH_AHEAD 4
 
 
@@ -33,7 +34,8 @@ typedef struct {
     ck_elem_read_fn read;
     void *rctx;
     uint64_t first;                /* the stream's element at chunk 0 of this job */
-    uint8_t **wbuf;                /* per worker, CHUNKS_PER_TASK chunks */
+    uint8_t **wbuf;                /* per worker, task_chunks chunks */
+    uint64_t task_chunks;          /* chunks per task */
     pthread_mutex_t mu;            /* guards the failure below */
     size_t failed_task;            /* the lowest task whose read failed (SIZE_MAX: none) */
     ck_error failure;
@@ -261,7 +263,7 @@ static const float *chunk_values(const st_job *j, const uint8_t *p, uint64_t n, 
 static void moments_task(void *ctx, size_t task, int worker)
 {
     st_job *j = ctx;
-    uint64_t c0 = (uint64_t)task * CHUNKS_PER_TASK, c1 = c0 + CHUNKS_PER_TASK < j->nchunks ? c0 + CHUNKS_PER_TASK : j->nchunks;
+    uint64_t c0 = (uint64_t)task * j->task_chunks, c1 = c0 + j->task_chunks < j->nchunks ? c0 + j->task_chunks : j->nchunks;
     ck_tally *t = &j->tallies[task];
     tally_init(t);
     size_t cbytes = CK_STATS_CHUNK * j->ebytes;
@@ -317,7 +319,7 @@ static void hist_task(void *ctx, size_t task, int worker)
     st_job *j = ctx;
     ck_tally *t = &j->tallies[task];
     tally_init(t);
-    uint64_t c0 = (uint64_t)task * CHUNKS_PER_TASK, c1 = c0 + CHUNKS_PER_TASK < j->nchunks ? c0 + CHUNKS_PER_TASK : j->nchunks;
+    uint64_t c0 = (uint64_t)task * j->task_chunks, c1 = c0 + j->task_chunks < j->nchunks ? c0 + j->task_chunks : j->nchunks;
     uint64_t end = c1 * CK_STATS_CHUNK < j->n ? c1 * CK_STATS_CHUNK : j->n;
     const uint8_t *base = task_data(j, task, c0, end - c0 * CK_STATS_CHUNK, worker);
     if (!base) return;
@@ -361,7 +363,7 @@ static int histogram(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_err
     j->nchunks = (n + CK_STATS_CHUNK - 1) / CK_STATS_CHUNK;
     j->lo = st->lo;
     j->range = st->range;
-    size_t ntasks = (size_t)((j->nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
+    size_t ntasks = (size_t)((j->nchunks + j->task_chunks - 1) / j->task_chunks);
     if (!ntasks) return 0;
     if (run_tasks(be, j, ntasks, false, err)) return -1;
     for (size_t t = 0; t < ntasks; t++)
@@ -382,7 +384,7 @@ static int moments(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_error
     j->src += done * j->ebytes;
     j->nchunks = (n - done) / CK_STATS_CHUNK;
     if (j->nchunks) {
-        size_t ntasks = (size_t)((j->nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
+        size_t ntasks = (size_t)((j->nchunks + j->task_chunks - 1) / j->task_chunks);
         if (run_tasks(be, j, ntasks, true, err)) return -1;
         for (uint64_t c = 0; c < j->nchunks; c++) ck_stats_merge_chunk(st, &j->moments[c]);
         for (size_t t = 0; t < ntasks; t++) tally_merge(&st->t, &j->tallies[t]);
@@ -405,7 +407,7 @@ int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck
     if (st->pass != 1 && st->pass != 2)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: the reduction is finished");
     st_job j = {.src = src, .dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32,
-                .failed_task = SIZE_MAX};
+                .failed_task = SIZE_MAX, .task_chunks = CHUNKS_PER_TASK};
     if (st->pass == 2) return st->histogram ? histogram(be, &j, n, st, err) : 0;
     return moments(be, &j, n, st, err);
 }
@@ -421,7 +423,7 @@ static int stream_pass(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_e
         j->first = c * CK_STATS_CHUNK;
         j->nchunks = whole - c < STREAM_SEGMENT_CHUNKS ? whole - c : STREAM_SEGMENT_CHUNKS;
         j->n = n - j->first;
-        size_t ntasks = (size_t)((j->nchunks + CHUNKS_PER_TASK - 1) / CHUNKS_PER_TASK);
+        size_t ntasks = (size_t)((j->nchunks + j->task_chunks - 1) / j->task_chunks);
         bool moments_pass = st->pass == 1;
         if (run_tasks(be, j, ntasks, moments_pass, err)) return -1;
         if (moments_pass) {
@@ -455,11 +457,11 @@ int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, vo
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: a streamed reduction must start fresh");
     ck_cpu *cpu = be->impl;
     st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = read,
-                .rctx = ctx, .failed_task = SIZE_MAX};
+                .rctx = ctx, .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS};
     j.wbuf = calloc((size_t)cpu->threads, sizeof *j.wbuf);
     int rc = j.wbuf ? 0 : ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
     for (int w = 0; !rc && w < cpu->threads; w++)
-        if (posix_memalign((void **)&j.wbuf[w], 64, CHUNKS_PER_TASK * CK_STATS_CHUNK * j.ebytes))
+        if (posix_memalign((void **)&j.wbuf[w], 64, j.task_chunks * CK_STATS_CHUNK * j.ebytes))
             rc = ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
     pthread_mutex_init(&j.mu, NULL);
     if (!rc) rc = stream_pass(be, &j, n, st, err);
