@@ -38,7 +38,7 @@ struct ck_preader {
     int nhelpers;
     pthread_t helpers[MAX_HELPERS];
     split_read split;
-    size_t window;
+    size_t capacity, window;     /* the buffers' size; this range's window */
     uint8_t *buf[2];
     /* the range: written by start under the lock; `gen` tells the reader a read is stale */
     uint64_t gen;
@@ -201,7 +201,7 @@ ck_preader *ck_preader_new(size_t window, int readers, ck_error *err)
         ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "out of memory");
         return NULL;
     }
-    r->window = (window + 63) / 64 * 64;
+    r->capacity = r->window = (window + 63) / 64 * 64;
     r->held = -1;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
@@ -219,7 +219,7 @@ ck_preader *ck_preader_new(size_t window, int readers, ck_error *err)
         r->nhelpers++;
     }
     for (int i = 0; i < 2; i++)
-        if (posix_memalign((void **)&r->buf[i], 64, r->window)) r->buf[i] = NULL;
+        if (posix_memalign((void **)&r->buf[i], 64, r->capacity)) r->buf[i] = NULL;
     if (!r->buf[0] || !r->buf[1] || pthread_create(&r->thread, NULL, reader_main, r)) {
         stop_helpers(r);
         free(r->buf[0]);
@@ -249,12 +249,14 @@ void ck_preader_free(ck_preader *r)
     free(r);
 }
 
-void ck_preader_start(ck_preader *r, int fd, uint64_t offset, uint64_t len, const char *path, const char *key)
+void ck_preader_start(ck_preader *r, int fd, uint64_t offset, uint64_t len, size_t window, const char *path,
+                      const char *key)
 {
     /* read-ahead from the disk too, when the data are not cached yet */
     if (len) posix_fadvise(fd, (off_t)offset, (off_t)len, POSIX_FADV_SEQUENTIAL);
     pthread_mutex_lock(&r->mu);
     r->gen++;
+    r->window = window && window <= r->capacity ? window : r->capacity;
     r->fd = fd;
     r->offset = offset;
     r->len = len;

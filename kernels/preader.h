@@ -22,9 +22,11 @@ typedef struct ck_preader ck_preader;
 ck_preader *ck_preader_new(size_t window, int readers, ck_error *err);
 void ck_preader_free(ck_preader *r);
 
-/* Start reading [offset, offset + len) of fd, window by window (`path` and `key` name the file
- * and tensor in errors). Ends any range still being read. */
-void ck_preader_start(ck_preader *r, int fd, uint64_t offset, uint64_t len, const char *path, const char *key);
+/* Start reading [offset, offset + len) of fd, in windows of `window` bytes (0 or more than the
+ * buffers hold: as much as they hold), the last one shorter (`path` and `key` name the file and
+ * tensor in errors). Ends any range still being read. */
+void ck_preader_start(ck_preader *r, int fd, uint64_t offset, uint64_t len, size_t window, const char *path,
+                      const char *key);
 
 /* The next window of the range, in order: 1 with its bytes in *p and length in *n (valid until
  * the next call), 0 at the end of the range, -1 on a read error (err names the file, the key and

@@ -294,7 +294,7 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
     for (int pass = 1; pass <= 2; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&r->st);
         if (pass == 2 && (!r->has_stats || !ck_stats_wants_pass2(&r->st))) break;
-        ck_preader_start(c->reader, sh->st.fd, e->file_offset, e->nbytes, sh->st.path, e->name);
+        ck_preader_start(c->reader, sh->st.fd, e->file_offset, e->nbytes, 0, sh->st.path, e->name);
         const uint8_t *w;
         size_t n;
         int more;
@@ -311,41 +311,53 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
     return 0;
 }
 
+/* Values per window of a quantized group: decoded f32 that stay in cache between the decoding
+ * and the reduction (a 64 MiB window went to memory and back). */
+#define GROUP_WINDOW ((uint64_t)1 << 20)
+
 static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3], unsigned flags, ck_tresult *r,
                        ck_hash *h, ck_error *err)
 {
+    const ck_entry *e = g->m[0];
+    const ck_shard *sh = &c->ck->shards[e->shard];
+    size_t code_row = g->fmt == CK_GROUP_FP8 ? (size_t)g->cols : (size_t)g->cols / 2;
+    size_t scale_row = g->fmt == CK_GROUP_MXFP4 ? (size_t)(g->cols + 31) / 32 : (size_t)(g->cols + 15) / 16;
+    if (g->cols > CK_EVAL_WINDOW || code_row > READ_WINDOW) /* one row larger than a window */
+        return ck_error_set(err, CK_E_UNSUPPORTED, NULL, e->name, -1, "rows of %" PRIu64 " elements are too long", g->cols);
+    uint64_t wr = g->cols ? GROUP_WINDOW / g->cols : 1;
+    if (wr == 0) wr = 1;
+    if (!c->reader && !(c->reader = ck_preader_new(READ_WINDOW, c->red->threads, err))) return -1;
     float *fsc = NULL, global = 0;
     if (g->fmt == CK_GROUP_FP8 && !(fsc = scales_f32(c, g->m[1], p[1], err))) return -1;
     if (g->fmt == CK_GROUP_NVFP4) memcpy(&global, p[2], sizeof global);
-    uint64_t wr = g->cols ? CK_EVAL_WINDOW / g->cols : 1;
-    if (wr == 0) wr = 1;
-    if (g->cols > CK_EVAL_WINDOW) { /* one row larger than a window: refuse rather than blow the bound */
-        free(fsc);
-        return ck_error_set(err, CK_E_UNSUPPORTED, NULL, g->m[0]->name, -1, "rows of %" PRIu64 " elements are too long",
-                            g->cols);
-    }
-    size_t code_row = g->fmt == CK_GROUP_FP8 ? (size_t)g->cols : (size_t)g->cols / 2;
-    size_t scale_row = g->fmt == CK_GROUP_MXFP4 ? (size_t)(g->cols + 31) / 32 : (size_t)(g->cols + 15) / 16;
     ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
     r->has_stats = true;
     int rc = 0;
     for (int pass = 1; pass <= 2 && !rc; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&r->st);
         if (pass == 2 && !ck_stats_wants_pass2(&r->st)) break; /* no histogram: one read */
+        /* the codes (all but a few percent of the bytes) read ahead in whole rows; scales mapped */
+        ck_preader_start(c->reader, sh->st.fd, e->file_offset, g->rows * code_row, wr * code_row, sh->st.path, e->name);
         for (uint64_t r0 = 0; r0 < g->rows && !rc; r0 += wr) {
-            uint64_t k = g->rows - r0 < wr ? g->rows - r0 : wr;
-            const uint8_t *q = p[0] + r0 * code_row;
+            const uint8_t *q;
+            size_t nq;
+            if ((rc = ck_preader_next(c->reader, &q, &nq, err)) <= 0) {
+                if (rc == 0) rc = ck_error_set(err, CK_E_IO, sh->st.path, e->name, -1, "the codes ended early");
+                break;
+            }
+            rc = 0;
+            uint64_t k = nq / code_row;
             hash_job hj = {0};
-            if (pass == 1 && (flags & CK_EVAL_HASH)) hash_start(c, &hj, h, q, k * code_row);
+            if (pass == 1 && (flags & CK_EVAL_HASH)) hash_start(c, &hj, h, q, nq);
             if (g->fmt == CK_GROUP_MXFP4)
                 rc = c->be->ops->dequant_mxfp4(c->be, q, p[1] + r0 * scale_row, c->buf, k, g->cols, err);
             else if (g->fmt == CK_GROUP_NVFP4)
                 rc = c->be->ops->dequant_nvfp4(c->be, q, p[1] + r0 * scale_row, global, c->buf, k, g->cols, err);
             else
-                rc = c->be->ops->dequant_fp8(c->be, g->m[0]->dtype, q, fsc, c->buf, r0, k, g->cols, g->br, g->bc, err);
+                rc = c->be->ops->dequant_fp8(c->be, e->dtype, q, fsc, c->buf, r0, k, g->cols, g->br, g->bc, err);
             if (!rc) rc = c->red->ops->stats(c->red, CK_F32, c->buf, k * g->cols, &r->st, err);
             hash_wait(&hj);
-            release(c, q, k * code_row);
+            if (g->fmt != CK_GROUP_FP8) release(c, p[1] + r0 * scale_row, k * scale_row);
         }
     }
     if (!rc) {
@@ -357,10 +369,9 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
             }
     }
     free(fsc);
-    if (rc) ck_error_set(err, err->code, err->file[0] ? err->file : NULL, g->m[0]->name, -1, "%s", err->msg);
+    if (rc) ck_error_set(err, err->code, err->file[0] ? err->file : NULL, e->name, -1, "%s", err->msg);
     return rc;
 }
-
 
 /* ---- the public face ------------------------------------------------------------------------ */
 

@@ -2,6 +2,7 @@
  * runs of rows (or, for one long row, that row alone) and write disjoint outputs. */
 #include "kernels/codec.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/simd.h"
 
 #define TASK_ELEMS (64 * 1024)
 
@@ -13,7 +14,7 @@ typedef struct {
     uint64_t row0, rows, cols, rows_per_task;
     uint64_t block, nblk;       /* FP4: elements per scale, scales per row */
     uint64_t br, bc, nbc;       /* FP8: block shape, scale columns */
-    const float *lut;           /* FP8 element decode */
+    void (*decode)(const void *, float *, size_t); /* FP8 element decode (the dtype table's) */
 } dq_job;
 
 static uint64_t rows_per_task(uint64_t cols)
@@ -54,6 +55,11 @@ static void nvfp4_task(void *ctx, size_t task)
     }
 }
 
+CK_VEC_CLONES static void scale_run(float *d, uint64_t n, float s)
+{
+    for (uint64_t c = 0; c < n; c++) d[c] *= s;
+}
+
 static void fp8_task(void *ctx, size_t task)
 {
     const dq_job *j = ctx;
@@ -62,10 +68,12 @@ static void fp8_task(void *ctx, size_t task)
         const uint8_t *q = j->codes + r * j->cols;
         const float *sc = j->fscales + (j->row0 + r) / j->br * j->nbc;
         float *d = j->dst + r * j->cols;
+        /* decoded by the dtype's vectorized decoder, then scaled in place: the products are those
+         * of a table lookup times the scale */
+        j->decode(q, d, (size_t)j->cols);
         for (uint64_t c0 = 0, b = 0; c0 < j->cols; c0 += j->bc, b++) { /* one scale per column block */
             uint64_t c1 = c0 + j->bc < j->cols ? c0 + j->bc : j->cols;
-            float s = sc[b];
-            for (uint64_t c = c0; c < c1; c++) d[c] = j->lut[q[c]] * s;
+            scale_run(d + c0, c1 - c0, sc[b]);
         }
     }
 }
@@ -105,9 +113,8 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
                        uint64_t row0, uint64_t rows, uint64_t cols, uint64_t block_rows, uint64_t block_cols,
                        ck_error *err)
 {
-    const float *lut = ck_dtype_info(dtype)->bits == 8 && ck_dtype_info(dtype)->man_bits && ck_cpu_dtypes[dtype].lut8
-                           ? ck_cpu_dtypes[dtype].lut8() : NULL;
-    if (!lut)
+    bool fp8 = ck_dtype_info(dtype)->bits == 8 && ck_dtype_info(dtype)->man_bits && ck_cpu_dtypes[dtype].lut8;
+    if (!fp8)
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "dequant FP8: %s is not an FP8 type",
                             ck_dtype_name(dtype));
     if (!block_rows || !block_cols)
@@ -117,7 +124,7 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: shape overflows");
     dq_job j = {.codes = src, .fscales = scales, .dst = dst, .row0 = row0, .rows = rows, .cols = cols,
                 .rows_per_task = rows_per_task(cols), .br = block_rows, .bc = block_cols,
-                .nbc = (cols + block_cols - 1) / block_cols, .lut = lut};
+                .nbc = (cols + block_cols - 1) / block_cols, .decode = ck_cpu_dtypes[dtype].to_f32};
     ck_pool_run(ck_cpu_pool(be), (size_t)((rows + j.rows_per_task - 1) / j.rows_per_task), fp8_task, &j);
     return 0;
 }
