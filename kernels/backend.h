@@ -20,8 +20,15 @@
 #include "kernels/ops.h"
 #include "kernels/stats.h"
 
-/* Fill dst with elements [first, first + count) of a stream; 0, or -1 with err set. */
-typedef int (*ck_elem_read_fn)(void *ctx, uint64_t first, uint64_t count, void *dst, ck_error *err);
+/* Where a streamed reduction gets its elements: `get` makes elements [first, first + count) of
+ * the stream available at *data, either copied into `scratch` (room for count elements) or where
+ * the source keeps them (a mapping), until the matching `done` (NULL: nothing to do). Called from
+ * any thread, for disjoint ranges. 0, or -1 with err set. */
+typedef struct {
+    int (*get)(void *ctx, uint64_t first, uint64_t count, void *scratch, const void **data, ck_error *err);
+    void (*done)(void *ctx, uint64_t first, uint64_t count);
+    void *ctx;
+} ck_elem_source;
 
 typedef enum {
     CK_OP_TRANSPOSE,     /* dtype: the element type (any whole-byte width, or F4 packed) */
@@ -74,13 +81,13 @@ typedef struct {
      * Call with the whole tensor in order, in pieces of any size, once per pass. */
     int (*stats)(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
 
-    /* The same for a whole tensor of n elements that `read` delivers on demand, in pieces, from
-     * any thread and in any order: the back end's workers read their own pieces straight into
-     * their cache (for a file in the page cache, a separate reader's copy costs as much as the
+    /* The same for a whole tensor of n elements that `src` delivers on demand, in pieces, from
+     * any thread and in any order: the back end's workers fetch their own pieces, which are then
+     * in their cache (for a file in the page cache, a separate reader's copy costs as much as the
      * statistics). The reduction must be fresh (pass 1, nothing fed yet); the call does every
      * pass and finishes it. NULL where a back end does not do this; callers then read windows
      * themselves and call `stats`. */
-    int (*stats_stream)(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
+    int (*stats_stream)(ck_backend *be, ck_dtype dtype, const ck_elem_source *src, uint64_t n, ck_stats *st,
                         ck_error *err);
 
     /* The content hash's block digests (kernels/hash.h) of len bytes: digests[i] is the XXH3-64

@@ -44,7 +44,7 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
                        ck_error *err);
 int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err);
 int ck_cpu_hash_blocks(ck_backend *be, const void *src, uint64_t len, uint64_t *digests, ck_error *err);
-int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
+int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *src, uint64_t n, ck_stats *st,
                         ck_error *err);
 
 /* compare.c, permute.c, quant.c, matmul.c (kernels/ops.h) */

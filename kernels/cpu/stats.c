@@ -31,8 +31,7 @@ typedef struct {
     ck_tally *tallies;             /* one per task */
     double lo, range;              /* pass 2 */
     /* streamed: each task reads its elements into its worker's buffer */
-    ck_elem_read_fn read;
-    void *rctx;
+    const ck_elem_source *read;    /* NULL: in memory */
     uint64_t first;                /* the stream's element at chunk 0 of this job */
     uint8_t **wbuf;                /* per worker, task_chunks chunks */
     uint64_t task_chunks;          /* chunks per task */
@@ -41,14 +40,20 @@ typedef struct {
     ck_error failure;
 } st_job;
 
-/* A task's elements [c0 * CK_STATS_CHUNK, c0 * CK_STATS_CHUNK + n): in memory, or read into the
- * worker's buffer. NULL if the read failed (recorded in the job: the lowest task's error wins, so
+/* A task's elements [c0 * CK_STATS_CHUNK, c0 * CK_STATS_CHUNK + n): in memory, or from the
+ * source (task_done after use). NULL if the read failed (recorded in the job: the lowest task's error wins, so
  * the message does not depend on thread timing). */
+static void task_done(st_job *j, uint64_t c0, uint64_t n)
+{
+    if (j->read && j->read->done) j->read->done(j->read->ctx, j->first + c0 * CK_STATS_CHUNK, n);
+}
+
 static const uint8_t *task_data(st_job *j, size_t task, uint64_t c0, uint64_t n, int worker)
 {
     if (!j->read) return j->src + c0 * CK_STATS_CHUNK * j->ebytes;
     ck_error e;
-    if (!j->read(j->rctx, j->first + c0 * CK_STATS_CHUNK, n, j->wbuf[worker], &e)) return j->wbuf[worker];
+    const void *data;
+    if (!j->read->get(j->read->ctx, j->first + c0 * CK_STATS_CHUNK, n, j->wbuf[worker], &data, &e)) return data;
     pthread_mutex_lock(&j->mu);
     if (task < j->failed_task) {
         j->failed_task = task;
@@ -284,6 +289,7 @@ static void moments_task(void *ctx, size_t task, int worker)
         const float *x = chunk_values(j, p, CK_STATS_CHUNK, buf);
         if (!chunk_fast_f32(x, t, m)) chunk_masked(x, t, m);
     }
+    task_done(j, c0, (c1 - c0) * CK_STATS_CHUNK);
 }
 
 /* Bins of n values (n a multiple of 4): computed 4 at a time in double, then counted into 4
@@ -335,6 +341,7 @@ static void hist_task(void *ctx, size_t task, int worker)
             if (ck_f32_finite(x[i])) t->hist[ck_stats_bin(x[i], j->lo, j->range)]++;
     }
     for (int b = 0; b < CK_HIST_BINS; b++) t->hist[b] += (uint64_t)h[0][b] + h[1][b] + h[2][b] + h[3][b];
+    task_done(j, c0, end - c0 * CK_STATS_CHUNK);
 }
 
 static int run_tasks(ck_backend *be, st_job *j, size_t ntasks, bool moments, ck_error *err)
@@ -440,13 +447,15 @@ static int stream_pass(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_e
     uint64_t rest = st->pass == 1 ? n % CK_STATS_CHUNK : 0; /* the last, partial chunk */
     if (rest) {
         _Alignas(64) float buf[CK_STATS_CHUNK];
-        if (j->read(j->rctx, n - rest, rest, j->wbuf[0], err)) return -1;
-        ck_stats_feed_open(st, chunk_values(j, j->wbuf[0], rest, buf), rest);
+        const void *data;
+        if (j->read->get(j->read->ctx, n - rest, rest, j->wbuf[0], &data, err)) return -1;
+        ck_stats_feed_open(st, chunk_values(j, data, rest, buf), rest);
+        if (j->read->done) j->read->done(j->read->ctx, n - rest, rest);
     }
     return 0;
 }
 
-int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, void *ctx, uint64_t n, ck_stats *st,
+int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *src, uint64_t n, ck_stats *st,
                         ck_error *err)
 {
     const ck_cpu_dtype *cd = &ck_cpu_dtypes[dtype];
@@ -456,8 +465,8 @@ int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, ck_elem_read_fn read, vo
     if (st->pass != 1 || st->count || st->nopen)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: a streamed reduction must start fresh");
     ck_cpu *cpu = be->impl;
-    st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = read,
-                .rctx = ctx, .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS};
+    st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = src,
+                .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS};
     j.wbuf = calloc((size_t)cpu->threads, sizeof *j.wbuf);
     int rc = j.wbuf ? 0 : ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
     for (int w = 0; !rc && w < cpu->threads; w++)

@@ -475,15 +475,31 @@ typedef struct {
     const uint8_t *src;
     size_t eb;
     uint64_t fail_at;   /* a read covering this element fails (UINT64_MAX: none) */
+    uint64_t out;       /* elements handed out and not yet done */
 } mem_stream;
 
-static int mem_read(void *ctx, uint64_t first, uint64_t count, void *dst, ck_error *err)
+/* Even pieces are copied into the scratch buffer, odd ones handed out in place (both kinds of
+ * source); every piece handed out must come back through `done`, once. */
+static int mem_get(void *ctx, uint64_t first, uint64_t count, void *scratch, const void **data, ck_error *err)
 {
-    const mem_stream *m = ctx;
+    mem_stream *m = ctx;
     if (m->fail_at >= first && m->fail_at < first + count)
         return ck_error_set(err, CK_E_IO, "mem", "t", (int64_t)(first * m->eb), "read failed");
-    memcpy(dst, m->src + first * m->eb, (size_t)(count * m->eb));
+    if (first / 1024 % 2) {
+        *data = m->src + first * m->eb;
+    } else {
+        memcpy(scratch, m->src + first * m->eb, (size_t)(count * m->eb));
+        *data = scratch;
+    }
+    __atomic_add_fetch(&m->out, count, __ATOMIC_RELAXED);
     return 0;
+}
+
+static void mem_done(void *ctx, uint64_t first, uint64_t count)
+{
+    mem_stream *m = ctx;
+    (void)first;
+    __atomic_sub_fetch(&m->out, count, __ATOMIC_RELAXED);
 }
 
 static void test_stats_stream(void)
@@ -503,10 +519,12 @@ static void test_stats_stream(void)
                     bool hist = (t + kind) % 2;
                     ck_stats a, b;
                     ck_error err;
-                    mem_stream ms = {src, eb, UINT64_MAX};
+                    mem_stream ms = {src, eb, UINT64_MAX, 0};
+                    ck_elem_source es = {mem_get, mem_done, &ms};
                     if (run_stats(be[t], d, src, n, 0, hist, &a)) { bad++; continue; }
                     ck_stats_init(&b, hist);
-                    if (be[t]->ops->stats_stream(be[t], d, mem_read, &ms, n, &b, &err)) { bad++; continue; }
+                    if (be[t]->ops->stats_stream(be[t], d, &es, n, &b, &err)) { bad++; continue; }
+                    if (ms.out != 0) bad++;
                     /* the same bits as the in-memory reduction */
                     if (b.pass != 3 || b.count != n || memcmp(&a.mean, &b.mean, sizeof a.mean) ||
                         memcmp(&a.std, &b.std, sizeof a.std) || memcmp(&a.t, &b.t, sizeof a.t))
@@ -523,18 +541,19 @@ static void test_stats_stream(void)
     for (uint64_t i = 0; i < n; i++) f[i] = (float)i;
     int64_t first_offset = -1;
     for (int t = 0; t < NT; t++) {
-        mem_stream ms = {(const uint8_t *)f, 4, 700000};
+        mem_stream ms = {(const uint8_t *)f, 4, 700000, 0};
+        ck_elem_source es = {mem_get, mem_done, &ms};
         ck_stats st;
         ck_error err;
         ck_stats_init(&st, false);
-        CHECK(be[t]->ops->stats_stream(be[t], CK_F32, mem_read, &ms, n, &st, &err) == -1 && err.code == CK_E_IO &&
+        CHECK(be[t]->ops->stats_stream(be[t], CK_F32, &es, n, &st, &err) == -1 && err.code == CK_E_IO &&
               err.offset <= 700000 * 4 && err.offset % 4096 == 0);
         if (t == 0) first_offset = err.offset;
         CHECK(err.offset == first_offset); /* the same piece's error, whatever the threads */
         /* not fresh: refused */
         ck_stats_init(&st, false);
         CHECK(be[t]->ops->stats(be[t], CK_F32, f, 5, &st, &err) == 0);
-        CHECK(be[t]->ops->stats_stream(be[t], CK_F32, mem_read, &ms, n, &st, &err) == -1 && err.code == CK_E_USAGE);
+        CHECK(be[t]->ops->stats_stream(be[t], CK_F32, &es, n, &st, &err) == -1 && err.code == CK_E_USAGE);
     }
     free(f);
 }
