@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 : "${CKDOC:=$ROOT/bin/ckdoc}" "${TEST_BIN:=$ROOT/build}" "${VENV:=$ROOT/.venv}"
 export CKDOC TEST_BIN VENV ROOT
+# The CUDA back end is a plugin beside the binary under test; unit tests live elsewhere, so they are
+# told where it is (absent when CUDA was not built: the CUDA tests then skip, saying so).
+plugin="$(dirname "$CKDOC")/ckdoc-cuda.so"
+if [ -f "$plugin" ]; then CKDOC_CUDA_PLUGIN=$plugin; export CKDOC_CUDA_PLUGIN; fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ckdoc-test.XXXXXX")
 export WORK
 trap 'rm -rf "$WORK"' EXIT INT TERM
