@@ -315,6 +315,89 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
     return 0;
 }
 
+/* A quantized group streamed by the back end's workers (check --deep): each piece's rows are
+ * read with pread into a buffer of the worker's own, dequantized there by the back end (its job
+ * runs inline on the worker) and reduced while in cache, where the windowed path below sends
+ * every decoded value through memory. Pieces are runs of chunks, so a piece may begin or end
+ * inside a row: its whole rows are decoded and the piece's values copied out. */
+typedef struct {
+    ck_teval *c;
+    const ck_tgroup *g;
+    const uint8_t *scales;      /* MXFP4/NVFP4: mapped, row-major */
+    const float *fsc;           /* FP8: the scales as f32 */
+    float global;               /* NVFP4 */
+    size_t code_row, scale_row;
+} group_source;
+
+typedef struct {
+    void *p;
+    size_t cap;
+} thread_buffer;
+
+static pthread_key_t tbuf_key;
+static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
+
+static void tbuf_free(void *v)
+{
+    thread_buffer *b = v;
+    free(b->p);
+    free(b);
+}
+
+static void tbuf_init(void) { pthread_key_create(&tbuf_key, tbuf_free); }
+
+/* At least n bytes of this thread's buffer (kept for its next piece), or NULL. */
+static void *tbuf_get(size_t n)
+{
+    pthread_once(&tbuf_once, tbuf_init);
+    thread_buffer *b = pthread_getspecific(tbuf_key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        pthread_setspecific(tbuf_key, b);
+    }
+    if (b->cap < n) {
+        free(b->p);
+        b->cap = 0;
+        if (posix_memalign(&b->p, 64, n)) return b->p = NULL;
+        b->cap = n;
+    }
+    return b->p;
+}
+
+static int group_get(void *ctx, uint64_t first, uint64_t count, void *scratch, const void **data, ck_error *err)
+{
+    const group_source *gs = ctx;
+    const ck_tgroup *g = gs->g;
+    const ck_entry *e = g->m[0];
+    const ck_shard *sh = &gs->c->ck->shards[e->shard];
+    ck_backend *be = gs->c->be;
+    uint64_t r0 = first / g->cols, r1 = (first + count + g->cols - 1) / g->cols, nr = r1 - r0;
+    bool whole = first == r0 * g->cols && count == nr * g->cols;
+    size_t codes = (size_t)(nr * gs->code_row), at = (codes + 63) / 64 * 64;
+    uint8_t *tb = tbuf_get(at + (whole ? 0 : (size_t)(nr * g->cols) * sizeof(float)));
+    if (!tb) return ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
+    for (size_t got = 0; got < codes;) {
+        ssize_t k = pread(sh->st.fd, tb + got, codes - got, (off_t)(e->file_offset + r0 * gs->code_row + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0)
+            return ck_error_set(err, CK_E_IO, sh->st.path, e->name, (int64_t)(e->file_offset + r0 * gs->code_row + got),
+                                "%s", k < 0 ? strerror(errno) : "the file ends before the tensor's data do");
+        got += (size_t)k;
+    }
+    float *out = whole ? scratch : (float *)(void *)(tb + at);
+    int rc;
+    if (g->fmt == CK_GROUP_MXFP4)
+        rc = be->ops->dequant_mxfp4(be, tb, gs->scales + r0 * gs->scale_row, out, nr, g->cols, err);
+    else if (g->fmt == CK_GROUP_NVFP4)
+        rc = be->ops->dequant_nvfp4(be, tb, gs->scales + r0 * gs->scale_row, gs->global, out, nr, g->cols, err);
+    else
+        rc = be->ops->dequant_fp8(be, e->dtype, tb, gs->fsc, out, r0, nr, g->cols, g->br, g->bc, err);
+    if (rc) return -1;
+    if (!whole) memcpy(scratch, out + (first - r0 * g->cols), (size_t)count * sizeof(float));
+    *data = scratch;
+    return 0;
+}
+
 /* Values per window of a quantized group: decoded f32 that stay in cache between the decoding
  * and the reduction (a 64 MiB window went to memory and back). */
 #define GROUP_WINDOW ((uint64_t)1 << 20)
@@ -337,6 +420,16 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
     r->has_stats = true;
     int rc = 0;
+    if (!(flags & CK_EVAL_HASH) && c->red == c->be && c->be->ops->stats_stream) {
+        /* nothing needs the bytes in order, and decoding and reducing share the workers */
+        group_source gs = {c, g, p[1], fsc, global, code_row, scale_row};
+        ck_elem_source src = {group_get, NULL, &gs};
+        posix_fadvise(sh->st.fd, (off_t)e->file_offset, (off_t)(g->rows * code_row), POSIX_FADV_SEQUENTIAL);
+        rc = c->be->ops->stats_stream(c->be, CK_F32, &src, g->rows * g->cols, &r->st, err);
+        free(fsc);
+        if (rc) ck_error_set(err, err->code, err->file[0] ? err->file : NULL, e->name, -1, "%s", err->msg);
+        return rc;
+    }
     for (int pass = 1; pass <= 2 && !rc; pass++) {
         if (pass == 2) ck_stats_begin_pass2(&r->st);
         if (pass == 2 && !ck_stats_wants_pass2(&r->st)) break; /* no histogram: one read */

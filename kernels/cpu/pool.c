@@ -28,14 +28,22 @@ struct ck_pool {
     int busy;                 /* workers still inside the current job */
 };
 
+/* The pool whose task this thread is running, and as which worker: a task that runs a job of its
+ * own on the same pool (a streamed reduction's source dequantizing its piece) runs it inline. */
+static _Thread_local const ck_pool *running_in;
+static _Thread_local int running_as;
+
 static void drain(ck_pool *p, int id)
 {
+    running_in = p;
+    running_as = id;
     for (;;) {
         size_t t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->ntasks) return;
+        if (t >= p->ntasks) break;
         if (p->fn) p->fn(p->ctx, t);
         else p->fnw(p->ctx, t, id);
     }
+    running_in = NULL;
 }
 
 static void *worker(void *arg)
@@ -94,11 +102,14 @@ int ck_pool_threads(const ck_pool *p) { return p->threads; }
 static void run(ck_pool *p, size_t ntasks, ck_task_fn fn, ck_task_fn_w fnw, void *ctx)
 {
     if (ntasks == 0) return;
-    /* Not worth waking anyone for a single task (and the tiny tensors of a checkpoint are many). */
-    if (p->threads == 1 || ntasks == 1) {
+    /* Not worth waking anyone for a single task (and the tiny tensors of a checkpoint are many);
+     * and from inside one of this pool's tasks, the other workers are busy with the outer job. */
+    bool nested = running_in == p;
+    if (p->threads == 1 || ntasks == 1 || nested) {
+        int id = nested ? running_as : 0;
         for (size_t t = 0; t < ntasks; t++) {
             if (fn) fn(ctx, t);
-            else fnw(ctx, t, 0);
+            else fnw(ctx, t, id);
         }
         return;
     }

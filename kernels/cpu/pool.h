@@ -1,7 +1,8 @@
 /* A small fixed pool of worker threads. ck_pool_run hands out task indices 0..n-1 to the workers
  * and the calling thread, and returns when all are done. Which thread runs which task is left to
  * chance, so callers must make every task write only its own outputs; reductions then combine
- * those outputs in task order, which is what keeps results independent of the thread count. */
+ * those outputs in task order, which is what keeps results independent of the thread count.
+ * A task may itself run a job on the same pool: that job runs inline, on the task's thread. */
 #ifndef CK_POOL_H
 #define CK_POOL_H
 
