@@ -319,7 +319,8 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
  * read with pread into a buffer of the worker's own, dequantized there by the back end (its job
  * runs inline on the worker) and reduced while in cache, where the windowed path below sends
  * every decoded value through memory. Pieces are runs of chunks, so a piece may begin or end
- * inside a row: its whole rows are decoded and the piece's values copied out. */
+ * inside a row: then its whole rows are decoded into the worker's buffer and the piece is read
+ * from there. */
 typedef struct {
     ck_teval *c;
     const ck_tgroup *g;
@@ -384,7 +385,7 @@ static int group_get(void *ctx, uint64_t first, uint64_t count, void *scratch, c
                                 "%s", k < 0 ? strerror(errno) : "the file ends before the tensor's data do");
         got += (size_t)k;
     }
-    float *out = whole ? scratch : (float *)(void *)(tb + at);
+    float *out = whole ? scratch : (float *)(void *)(tb + at); /* else the piece is read in place */
     int rc;
     if (g->fmt == CK_GROUP_MXFP4)
         rc = be->ops->dequant_mxfp4(be, tb, gs->scales + r0 * gs->scale_row, out, nr, g->cols, err);
@@ -393,8 +394,7 @@ static int group_get(void *ctx, uint64_t first, uint64_t count, void *scratch, c
     else
         rc = be->ops->dequant_fp8(be, e->dtype, tb, gs->fsc, out, r0, nr, g->cols, g->br, g->bc, err);
     if (rc) return -1;
-    if (!whole) memcpy(scratch, out + (first - r0 * g->cols), (size_t)count * sizeof(float));
-    *data = scratch;
+    *data = out + (first - r0 * g->cols);
     return 0;
 }
 

@@ -22,6 +22,7 @@ const float *ck_cpu_lut_e4m3(void);
 const float *ck_cpu_lut_e5m2(void);
 const float *ck_cpu_lut_e8m0(void);
 const float *ck_cpu_lut_e2m1(void); /* 16 entries */
+const float (*ck_cpu_lut_e2m1_pairs(void))[2]; /* a packed byte's two values, low nibble first */
 
 typedef struct {
     ck_pool *pool;

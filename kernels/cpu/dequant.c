@@ -1,5 +1,8 @@
 /* Dequantization to F32: MXFP4, NVFP4 and block-scaled FP8. Rows are independent, so tasks are
  * runs of rows (or, for one long row, that row alone) and write disjoint outputs. */
+#include <stdbool.h>
+#include <string.h>
+
 #include "kernels/codec.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/simd.h"
@@ -23,41 +26,42 @@ static uint64_t rows_per_task(uint64_t cols)
     return r ? r : 1;
 }
 
-static void mxfp4_task(void *ctx, size_t task)
+CK_VEC_CLONES static void scale_run(float *d, uint64_t n, float s)
 {
-    const dq_job *j = ctx;
-    const float *e2m1 = ck_cpu_lut_e2m1(), *e8m0 = ck_cpu_lut_e8m0();
-    uint64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    for (uint64_t c = 0; c < n; c++) d[c] *= s;
+}
+
+/* FP4 rows: each packed byte's two E2M1 values from a 256-entry table of pairs (one 8-byte load
+ * and store per byte), then each block of codes multiplied by its scale in a vectorized pass
+ * (MXFP4: 32 codes, E8M0 scales; NVFP4: 16, E4M3 scales, then the global scale): the products of
+ * a per-element lookup times the scale, in that order, in half the instructions. */
+static void fp4_rows(const dq_job *j, uint64_t r0, uint64_t r1, uint64_t block, const float *scale_lut, bool global)
+{
+    const float(*pairs)[2] = ck_cpu_lut_e2m1_pairs();
     for (uint64_t r = r0; r < r1; r++) {
         const uint8_t *q = j->codes + r * (j->cols / 2), *sc = j->scales + r * j->nblk;
         float *d = j->dst + r * j->cols;
-        for (uint64_t c = 0; c < j->cols; c += 2) {
-            float s = e8m0[sc[c / 32]];
-            d[c] = e2m1[q[c / 2] & 0xF] * s;
-            d[c + 1] = e2m1[q[c / 2] >> 4] * s;
+        for (uint64_t c = 0; c < j->cols; c += 2) memcpy(d + c, pairs[q[c / 2]], 2 * sizeof(float));
+        for (uint64_t c0 = 0; c0 < j->cols; c0 += block) {
+            uint64_t n = j->cols - c0 < block ? j->cols - c0 : block;
+            scale_run(d + c0, n, scale_lut[sc[c0 / block]]);
+            if (global) scale_run(d + c0, n, j->global);
         }
     }
+}
+
+static void mxfp4_task(void *ctx, size_t task)
+{
+    const dq_job *j = ctx;
+    uint64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    fp4_rows(j, r0, r1, 32, ck_cpu_lut_e8m0(), false);
 }
 
 static void nvfp4_task(void *ctx, size_t task)
 {
     const dq_job *j = ctx;
-    const float *e2m1 = ck_cpu_lut_e2m1(), *e4m3 = ck_cpu_lut_e4m3();
     uint64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
-    for (uint64_t r = r0; r < r1; r++) {
-        const uint8_t *q = j->codes + r * (j->cols / 2), *sc = j->scales + r * j->nblk;
-        float *d = j->dst + r * j->cols;
-        for (uint64_t c = 0; c < j->cols; c += 2) {
-            float s = e4m3[sc[c / 16]];
-            d[c] = e2m1[q[c / 2] & 0xF] * s * j->global;
-            d[c + 1] = e2m1[q[c / 2] >> 4] * s * j->global;
-        }
-    }
-}
-
-CK_VEC_CLONES static void scale_run(float *d, uint64_t n, float s)
-{
-    for (uint64_t c = 0; c < n; c++) d[c] *= s;
+    fp4_rows(j, r0, r1, 16, ck_cpu_lut_e4m3(), true);
 }
 
 static void fp8_task(void *ctx, size_t task)

@@ -8,7 +8,7 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/simd.h"
 
-static float lut_e4m3[256], lut_e5m2[256], lut_e8m0[256], lut_e2m1[16];
+static float lut_e4m3[256], lut_e5m2[256], lut_e8m0[256], lut_e2m1[16], lut_e2m1_pairs[256][2];
 static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
 
 static void lut_build(void)
@@ -19,12 +19,17 @@ static void lut_build(void)
         lut_e8m0[i] = ck_e8m0_to_f32((uint8_t)i);
     }
     for (int i = 0; i < 16; i++) lut_e2m1[i] = ck_e2m1_to_f32((uint8_t)i);
+    for (int i = 0; i < 256; i++) {
+        lut_e2m1_pairs[i][0] = lut_e2m1[i & 0xF];
+        lut_e2m1_pairs[i][1] = lut_e2m1[i >> 4];
+    }
 }
 
 const float *ck_cpu_lut_e4m3(void) { pthread_once(&lut_once, lut_build); return lut_e4m3; }
 const float *ck_cpu_lut_e5m2(void) { pthread_once(&lut_once, lut_build); return lut_e5m2; }
 const float *ck_cpu_lut_e8m0(void) { pthread_once(&lut_once, lut_build); return lut_e8m0; }
 const float *ck_cpu_lut_e2m1(void) { pthread_once(&lut_once, lut_build); return lut_e2m1; }
+const float (*ck_cpu_lut_e2m1_pairs(void))[2] { pthread_once(&lut_once, lut_build); return lut_e2m1_pairs; }
 
 static void f32_to_f32(const void *src, float *dst, size_t n) { memcpy(dst, src, n * sizeof *dst); }
 static void f32_from_f32(const float *src, void *dst, size_t n) { memcpy(dst, src, n * sizeof *src); }
