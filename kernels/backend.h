@@ -23,11 +23,14 @@
 /* Where a streamed reduction gets its elements: `get` makes elements [first, first + count) of
  * the stream available at *data, either copied into `scratch` (room for count elements) or where
  * the source keeps them (a mapping), until the matching `done` (NULL: nothing to do). Called from
- * any thread, for disjoint ranges. 0, or -1 with err set. */
+ * any thread, for disjoint ranges; pass 1 gets every element once, in pieces that start at
+ * multiples of `align` elements and, but for the last, span multiples of it (so a source can hash
+ * its blocks as it reads). 0, or -1 with err set. */
 typedef struct {
     int (*get)(void *ctx, uint64_t first, uint64_t count, void *scratch, const void **data, ck_error *err);
     void (*done)(void *ctx, uint64_t first, uint64_t count);
     void *ctx;
+    uint64_t align; /* 0, or a multiple of CK_STATS_CHUNK: pieces start at multiples of it */
 } ck_elem_source;
 
 typedef enum {

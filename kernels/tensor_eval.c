@@ -259,21 +259,30 @@ typedef struct {
     const ck_shard *sh;
     const ck_entry *e;
     size_t ebytes;
+    uint64_t *digests;    /* hashing: the digest of every whole hash block, by block */
 } entry_source;
+
+static int read_at(const ck_shard *sh, const ck_entry *e, uint64_t off, size_t len, void *dst, ck_error *err)
+{
+    for (size_t got = 0; got < len;) {
+        ssize_t k = pread(sh->st.fd, (uint8_t *)dst + got, len - got, (off_t)(e->file_offset + off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0)
+            return ck_error_set(err, CK_E_IO, sh->st.path, e->name, (int64_t)(e->file_offset + off + got), "%s",
+                                k < 0 ? strerror(errno) : "the file ends before the tensor's data do");
+        got += (size_t)k;
+    }
+    return 0;
+}
 
 static int source_get(void *ctx, uint64_t first, uint64_t count, void *scratch, const void **data, ck_error *err)
 {
     const entry_source *src = ctx;
-    uint64_t off = src->e->file_offset + first * src->ebytes;
-    size_t len = (size_t)(count * src->ebytes), got = 0;
-    while (got < len) {
-        ssize_t k = pread(src->sh->st.fd, (uint8_t *)scratch + got, len - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0)
-            return ck_error_set(err, CK_E_IO, src->sh->st.path, src->e->name, (int64_t)(off + got), "%s",
-                                k < 0 ? strerror(errno) : "the file ends before the tensor's data do");
-        got += (size_t)k;
-    }
+    uint64_t off = first * src->ebytes, len = count * src->ebytes;
+    if (read_at(src->sh, src->e, off, (size_t)len, scratch, err)) return -1;
+    /* the whole hash blocks of the piece while they are in cache (pieces start on block bounds) */
+    for (uint64_t b = 0; src->digests && b + CK_HASH_BLOCK <= len; b += CK_HASH_BLOCK)
+        src->digests[(off + b) / CK_HASH_BLOCK] = ck_hash_block((const uint8_t *)scratch + b, CK_HASH_BLOCK);
     *data = scratch;
     return 0;
 }
@@ -287,12 +296,27 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
     if (!r->has_stats && !(flags & CK_EVAL_HASH)) return 0;
     if (!sh->ok) return ck_error_set(err, CK_E_IO, sh->st.path, e->name, -1, "shard could not be read");
     ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
-    if (r->has_stats && !(flags & CK_EVAL_HASH) && c->red->ops->stats_stream) {
-        /* Nothing needs the bytes in order: the back end's workers fetch their own pieces. */
-        entry_source es = {sh, e, eb};
+    if (r->has_stats && !(flags & CK_EVAL_HISTOGRAM) && c->red->ops->stats_stream) {
+        /* One read, and nothing needs the bytes in order: the back end's workers fetch their own
+         * pieces, and hash its blocks as they read them (the hash only needs the digests in order). */
+        entry_source es = {sh, e, eb, NULL};
+        uint64_t nblocks = (e->nbytes + CK_HASH_BLOCK - 1) / CK_HASH_BLOCK;
+        if ((flags & CK_EVAL_HASH) && !(es.digests = malloc((nblocks ? nblocks : 1) * sizeof *es.digests)))
+            return ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
         posix_fadvise(sh->st.fd, (off_t)e->file_offset, (off_t)e->nbytes, POSIX_FADV_SEQUENTIAL);
-        ck_elem_source src = {source_get, NULL, &es};
-        return c->red->ops->stats_stream(c->red, e->dtype, &src, e->numel, &r->st, err);
+        ck_elem_source src = {source_get, NULL, &es, es.digests ? CK_HASH_BLOCK / eb : 0};
+        int rc = c->red->ops->stats_stream(c->red, e->dtype, &src, e->numel, &r->st, err);
+        uint64_t tail = e->nbytes % CK_HASH_BLOCK; /* the last block, if partial, read apart */
+        if (!rc && es.digests && tail) {
+            uint8_t *buf = malloc((size_t)tail);
+            rc = buf ? read_at(sh, e, e->nbytes - tail, (size_t)tail, buf, err)
+                     : ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
+            if (!rc) es.digests[nblocks - 1] = ck_hash_block(buf, (size_t)tail);
+            free(buf);
+        }
+        if (!rc && es.digests) ck_hash_add_blocks(h, es.digests, nblocks);
+        free(es.digests);
+        return rc;
     }
     if (!c->reader && !(c->reader = ck_preader_new(READ_WINDOW, c->red->threads, err))) return -1;
     for (int pass = 1; pass <= 2; pass++) {
@@ -423,7 +447,7 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     if (!(flags & CK_EVAL_HASH) && c->red == c->be && c->be->ops->stats_stream) {
         /* nothing needs the bytes in order, and decoding and reducing share the workers */
         group_source gs = {c, g, p[1], fsc, global, code_row, scale_row};
-        ck_elem_source src = {group_get, NULL, &gs};
+        ck_elem_source src = {group_get, NULL, &gs, 0};
         posix_fadvise(sh->st.fd, (off_t)e->file_offset, (off_t)(g->rows * code_row), POSIX_FADV_SEQUENTIAL);
         rc = c->be->ops->stats_stream(c->be, CK_F32, &src, g->rows * g->cols, &r->st, err);
         free(fsc);

@@ -467,6 +467,13 @@ int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *sr
     ck_cpu *cpu = be->impl;
     st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = src,
                 .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS};
+    if (src->align) { /* tasks of a whole number of the source's units, at least STREAM_TASK_CHUNKS */
+        uint64_t unit = src->align / CK_STATS_CHUNK;
+        if (!unit || src->align % CK_STATS_CHUNK)
+            return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: pieces aligned to %llu elements",
+                                (unsigned long long)src->align);
+        j.task_chunks = (STREAM_TASK_CHUNKS + unit - 1) / unit * unit;
+    }
     j.wbuf = calloc((size_t)cpu->threads, sizeof *j.wbuf);
     int rc = j.wbuf ? 0 : ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
     for (int w = 0; !rc && w < cpu->threads; w++)

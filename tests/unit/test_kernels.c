@@ -520,7 +520,7 @@ static void test_stats_stream(void)
                     ck_stats a, b;
                     ck_error err;
                     mem_stream ms = {src, eb, UINT64_MAX, 0};
-                    ck_elem_source es = {mem_get, mem_done, &ms};
+                    ck_elem_source es = {mem_get, mem_done, &ms, 0};
                     if (run_stats(be[t], d, src, n, 0, hist, &a)) { bad++; continue; }
                     ck_stats_init(&b, hist);
                     if (be[t]->ops->stats_stream(be[t], d, &es, n, &b, &err)) { bad++; continue; }
@@ -542,7 +542,7 @@ static void test_stats_stream(void)
     int64_t first_offset = -1;
     for (int t = 0; t < NT; t++) {
         mem_stream ms = {(const uint8_t *)f, 4, 700000, 0};
-        ck_elem_source es = {mem_get, mem_done, &ms};
+        ck_elem_source es = {mem_get, mem_done, &ms, 0};
         ck_stats st;
         ck_error err;
         ck_stats_init(&st, false);
