@@ -352,6 +352,7 @@ typedef struct {
     const float *fsc;           /* FP8: the scales as f32 */
     float global;               /* NVFP4 */
     size_t code_row, scale_row;
+    uint64_t *digests;          /* hashing: the digest of every whole hash block of the codes */
 } group_source;
 
 typedef struct {
@@ -401,14 +402,7 @@ static int group_get(void *ctx, uint64_t first, uint64_t count, void *scratch, c
     size_t codes = (size_t)(nr * gs->code_row), at = (codes + 63) / 64 * 64;
     uint8_t *tb = tbuf_get(at + (whole ? 0 : (size_t)(nr * g->cols) * sizeof(float)));
     if (!tb) return ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
-    for (size_t got = 0; got < codes;) {
-        ssize_t k = pread(sh->st.fd, tb + got, codes - got, (off_t)(e->file_offset + r0 * gs->code_row + got));
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0)
-            return ck_error_set(err, CK_E_IO, sh->st.path, e->name, (int64_t)(e->file_offset + r0 * gs->code_row + got),
-                                "%s", k < 0 ? strerror(errno) : "the file ends before the tensor's data do");
-        got += (size_t)k;
-    }
+    if (read_at(sh, e, r0 * gs->code_row, codes, tb, err)) return -1;
     float *out = whole ? scratch : (float *)(void *)(tb + at); /* else the piece is read in place */
     int rc;
     if (g->fmt == CK_GROUP_MXFP4)
@@ -418,6 +412,11 @@ static int group_get(void *ctx, uint64_t first, uint64_t count, void *scratch, c
     else
         rc = be->ops->dequant_fp8(be, e->dtype, tb, gs->fsc, out, r0, nr, g->cols, g->br, g->bc, err);
     if (rc) return -1;
+    /* the piece's whole hash blocks of codes (pieces start on block bounds) */
+    uint64_t cb0 = first * gs->code_row / g->cols, cb1 = (first + count) * gs->code_row / g->cols;
+    const uint8_t *pc = tb + (cb0 - r0 * gs->code_row);
+    for (uint64_t b = 0; gs->digests && b + CK_HASH_BLOCK <= cb1 - cb0; b += CK_HASH_BLOCK)
+        gs->digests[(cb0 + b) / CK_HASH_BLOCK] = ck_hash_block(pc + b, CK_HASH_BLOCK);
     *data = out + (first - r0 * g->cols);
     return 0;
 }
@@ -444,12 +443,36 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
     r->has_stats = true;
     int rc = 0;
-    if (!(flags & CK_EVAL_HASH) && c->red == c->be && c->be->ops->stats_stream) {
-        /* nothing needs the bytes in order, and decoding and reducing share the workers */
-        group_source gs = {c, g, p[1], fsc, global, code_row, scale_row};
-        ck_elem_source src = {group_get, NULL, &gs, 0};
-        posix_fadvise(sh->st.fd, (off_t)e->file_offset, (off_t)(g->rows * code_row), POSIX_FADV_SEQUENTIAL);
+    if (!(flags & CK_EVAL_HISTOGRAM) && c->red == c->be && c->be->ops->stats_stream) {
+        /* one read, and nothing needs the bytes in order: decoding, hashing and reducing share the
+         * workers, and only the block digests are hashed in order */
+        uint64_t nbytes = g->rows * code_row, nblocks = (nbytes + CK_HASH_BLOCK - 1) / CK_HASH_BLOCK;
+        group_source gs = {c, g, p[1], fsc, global, code_row, scale_row, NULL};
+        if ((flags & CK_EVAL_HASH) && !(gs.digests = malloc((nblocks ? nblocks : 1) * sizeof *gs.digests))) {
+            free(fsc);
+            return ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
+        }
+        /* pieces of whole hash blocks of codes: 1 MiB of codes is 1 or 2 Mi values */
+        ck_elem_source src = {group_get, NULL, &gs, gs.digests ? CK_HASH_BLOCK * g->cols / code_row : 0};
+        posix_fadvise(sh->st.fd, (off_t)e->file_offset, (off_t)nbytes, POSIX_FADV_SEQUENTIAL);
         rc = c->be->ops->stats_stream(c->be, CK_F32, &src, g->rows * g->cols, &r->st, err);
+        uint64_t tail = nbytes % CK_HASH_BLOCK; /* the last block, if partial, read apart */
+        if (!rc && gs.digests && tail) {
+            uint8_t *buf = malloc((size_t)tail);
+            rc = buf ? read_at(sh, e, nbytes - tail, (size_t)tail, buf, err)
+                     : ck_error_set(err, CK_E_NOMEM, NULL, e->name, -1, "out of memory");
+            if (!rc) gs.digests[nblocks - 1] = ck_hash_block(buf, (size_t)tail);
+            free(buf);
+        }
+        if (!rc && gs.digests) {
+            ck_hash_add_blocks(h, gs.digests, nblocks);
+            for (int i = 1; i < 3; i++)
+                if (g->m[i]) {
+                    ck_hash_end_member(h); /* each member's blocks count from its own start */
+                    ck_hash_update(h, p[i], g->m[i]->nbytes);
+                }
+        }
+        free(gs.digests);
         free(fsc);
         if (rc) ck_error_set(err, err->code, err->file[0] ? err->file : NULL, e->name, -1, "%s", err->msg);
         return rc;

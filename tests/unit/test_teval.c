@@ -111,7 +111,7 @@ static void streamed_equals_windowed(void)
                     fprintf(stderr, "  %s threads=%d flags=%u: mean %.17g/%.17g std %.17g/%.17g\n", cases[k].key, threads,
                             flags, r.st.mean, ref.st.mean, r.st.std, ref.st.std);
                 CHECK(same);
-                /* the hash, computed by the workers as they read (plain tensors), is the same */
+                /* the hash, computed by the workers as they read, is the same */
                 if (flags & CK_EVAL_HASH) CHECK_EQ_U64(r.hash, ref.hash);
             }
     }
