@@ -81,7 +81,8 @@ void ck_check_deep(ck_check_ctx *c)
         if (g->fmt == CK_GROUP_MXFP4 && nl > 7 && !strcmp(e->name + nl - 7, "_blocks")) nl -= 7;
         snprintf(name, sizeof name, "%.*s", (int)nl, e->name);
         ck_tresult r;
-        if (ck_teval_stats(ev, g, c->opt->deep_report ? CK_EVAL_HASH : 0, &r, &err) < 0) {
+        /* the JSON reports every number and the hash; the findings need the counts alone */
+        if (ck_teval_stats(ev, g, c->opt->deep_report ? CK_EVAL_HASH : CK_EVAL_COUNTS, &r, &err) < 0) {
             char line[1400];
             ck_error_format(&err, line, sizeof line);
             ck_finding_add(c->f, CK_F_HEADER_INVALID, CK_SEV_ERROR, e->name, -1, NULL, NULL, "cannot read the data: %s", line);

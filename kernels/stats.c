@@ -64,6 +64,7 @@ void ck_stats_finish(ck_stats *s)
 {
     if (s->pass == 1) ck_stats_begin_pass2(s);
     s->std = s->t.finite ? sqrt(s->m2 / (double)s->t.finite) : 0.0;
+    if (s->counts_only) s->mean = s->std = NAN, s->t.min = s->t.max = NAN;
     /* -0 and +0 compare equal, so which one min/max kept would depend on the order: report +0. */
     if (s->t.min == 0) s->t.min = 0.0f;
     if (s->t.max == 0) s->t.max = 0.0f;

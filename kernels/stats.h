@@ -59,6 +59,8 @@ typedef struct {
 typedef struct {
     int pass;                        /* 1, 2, or 3 when finished */
     bool histogram;                  /* pass 2 bins the values */
+    bool counts_only;                /* set after init: only the counts are wanted (back ends may skip
+                                      * min, max and moments; finish leaves them NaN) */
     uint64_t count;                  /* elements seen by pass 1 */
     ck_tally t;
     /* the merged chunks (ck_stats_merge_chunk) */

@@ -296,6 +296,7 @@ static int stats_raw(ck_teval *c, const ck_entry *e, unsigned flags, ck_tresult 
     if (!r->has_stats && !(flags & CK_EVAL_HASH)) return 0;
     if (!sh->ok) return ck_error_set(err, CK_E_IO, sh->st.path, e->name, -1, "shard could not be read");
     ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
+    r->st.counts_only = flags & CK_EVAL_COUNTS;
     if (r->has_stats && !(flags & CK_EVAL_HISTOGRAM) && c->red->ops->stats_stream) {
         /* One read, and nothing needs the bytes in order: the back end's workers fetch their own
          * pieces, and hash its blocks as they read them (the hash only needs the digests in order). */
@@ -441,6 +442,7 @@ static int stats_group(ck_teval *c, const ck_tgroup *g, const uint8_t *const p[3
     if (g->fmt == CK_GROUP_FP8 && !(fsc = scales_f32(c, g->m[1], p[1], err))) return -1;
     if (g->fmt == CK_GROUP_NVFP4) memcpy(&global, p[2], sizeof global);
     ck_stats_init(&r->st, flags & CK_EVAL_HISTOGRAM);
+    r->st.counts_only = flags & CK_EVAL_COUNTS;
     r->has_stats = true;
     int rc = 0;
     if (!(flags & CK_EVAL_HISTOGRAM) && c->red == c->be && c->be->ops->stats_stream) {

@@ -51,7 +51,9 @@ typedef struct {
 /* What ck_teval_stats computes beyond the statistics. */
 enum {
     CK_EVAL_HISTOGRAM = 1, /* the 64 bins: a second read of the data */
-    CK_EVAL_HASH = 2,      /* the content hash (sequential XXH3: one core's worth of work) */
+    CK_EVAL_HASH = 2,      /* the content hash (kernels/hash.h) */
+    CK_EVAL_COUNTS = 4,    /* only NaN, Inf, zero and finite counts: min, max, mean and std are left
+                            * NaN (what check --deep's findings need, at the cost of reading) */
 };
 
 /* Statistics, and as `flags` ask the histogram and content hash, of a group, streamed: a plain

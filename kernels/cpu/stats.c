@@ -35,6 +35,7 @@ typedef struct {
     uint64_t first;                /* the stream's element at chunk 0 of this job */
     uint8_t **wbuf;                /* per worker, task_chunks chunks */
     uint64_t task_chunks;          /* chunks per task */
+    bool counts_only;              /* pass 1 counts, no moments, min or max */
     pthread_mutex_t mu;            /* guards the failure below */
     size_t failed_task;            /* the lowest task whose read failed (SIZE_MAX: none) */
     ck_error failure;
@@ -265,6 +266,49 @@ static const float *chunk_values(const st_job *j, const uint8_t *p, uint64_t n, 
     return buf;
 }
 
+/* Counts only (a reduction with counts_only). A chunk with neither zeros nor non-finite values, the
+ * usual case, is told apart by the smallest and largest magnitudes alone, computed on the stored
+ * bits (BF16 in 16-bit lanes, twice as many per instruction, and without decoding); only the
+ * others are counted value by value. */
+CK_VEC_CLONES_WIDE static bool plain_chunk_bf16(const uint16_t *h)
+{
+    uint16_t lo = 0xFFFF, hi = 0;
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i++) {
+        uint16_t a = h[i] & 0x7FFFu;
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    return lo != 0 && hi < 0x7F80u;
+}
+
+CK_VEC_CLONES_WIDE static bool plain_chunk_f32(const float *x)
+{
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (unsigned i = 0; i < CK_STATS_CHUNK; i++) {
+        uint32_t a = ck_f32_bits(x[i]) & 0x7FFFFFFFu;
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    return lo != 0 && hi < 0x7F800000u;
+}
+
+/* NaN, Inf, zeros and finite values of n values, one by one. */
+CK_VEC_CLONES_WIDE static void count_values(const float *x, unsigned n, ck_tally *t)
+{
+    uint32_t nan = 0, inf = 0, zero = 0, fin = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t a = ck_f32_bits(x[i]) & 0x7FFFFFFFu;
+        nan += a > 0x7F800000u;
+        inf += a == 0x7F800000u;
+        zero += a == 0;
+        fin += a < 0x7F800000u;
+    }
+    t->nan += nan;
+    t->inf += inf;
+    t->zero += zero;
+    t->finite += fin;
+}
+
 static void moments_task(void *ctx, size_t task, int worker)
 {
     st_job *j = ctx;
@@ -282,6 +326,15 @@ static void moments_task(void *ctx, size_t task, int worker)
          * the next chunks waiting on memory. PREFETCH_AHEAD chunks ahead, within the task. */
         if (c + PREFETCH_AHEAD < c1)
             for (size_t o = 0; o < cbytes; o += 64) __builtin_prefetch(p + PREFETCH_AHEAD * cbytes + o);
+        if (j->counts_only) {
+            m->n = 0; /* no moments to merge */
+            bool plain = j->dtype == CK_BF16 ? plain_chunk_bf16((const uint16_t *)(const void *)p)
+                       : j->dtype == CK_F32  ? plain_chunk_f32((const float *)(const void *)p)
+                                             : false;
+            if (plain) t->finite += CK_STATS_CHUNK;
+            else count_values(chunk_values(j, p, CK_STATS_CHUNK, buf), CK_STATS_CHUNK, t);
+            continue;
+        }
         if (j->dtype == CK_BF16) {
             if (!chunk_fast_bf16((const uint16_t *)(const void *)p, buf, t, m)) chunk_masked(buf, t, m);
             continue;
@@ -414,7 +467,7 @@ int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck
     if (st->pass != 1 && st->pass != 2)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: the reduction is finished");
     st_job j = {.src = src, .dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32,
-                .failed_task = SIZE_MAX, .task_chunks = CHUNKS_PER_TASK};
+                .failed_task = SIZE_MAX, .task_chunks = CHUNKS_PER_TASK, .counts_only = st->counts_only};
     if (st->pass == 2) return st->histogram ? histogram(be, &j, n, st, err) : 0;
     return moments(be, &j, n, st, err);
 }
@@ -466,7 +519,7 @@ int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *sr
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: a streamed reduction must start fresh");
     ck_cpu *cpu = be->impl;
     st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = src,
-                .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS};
+                .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS, .counts_only = st->counts_only};
     if (src->align) { /* tasks of a whole number of the source's units, at least STREAM_TASK_CHUNKS */
         uint64_t unit = src->align / CK_STATS_CHUNK;
         if (!unit || src->align % CK_STATS_CHUNK)

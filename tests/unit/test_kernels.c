@@ -427,6 +427,17 @@ static void test_stats(void)
     CHECK(cases > 1000 && bad == 0);
 }
 
+/* One f32 stored as dtype d (BF16/F16 rounded by the codec, F32 as is). */
+static void ck_cpu_dtypes_from_f32(ck_dtype d, const float *v, uint8_t *dst)
+{
+    uint16_t h;
+    if (d == CK_F32) memcpy(dst, v, 4);
+    else {
+        h = d == CK_BF16 ? ck_f32_to_bf16(*v) : ck_f32_to_f16(*v);
+        memcpy(dst, &h, 2);
+    }
+}
+
 /* The back end's decoders of the 8-bit floats give the codec's bits for every code. */
 static void test_decode_every_code(void)
 {
@@ -594,6 +605,46 @@ static void test_stats_modes(void)
     CHECK(be[1]->ops->stats(be[1], CK_F32, edge, 3, &st, &err) == 0);
     ck_stats_finish(&st);
     CHECK(st.t.hist[0] == 1 && st.t.hist[60] == 1 && st.t.hist[63] == 1);
+    /* counts only: the counts of the full reduction, for every thread count, in memory and
+     * streamed; the rest NaN. Random bits (every chunk has specials), and ordinary values with
+     * zeros, NaN and Inf in a few chunks only (the others are told by their extremes alone). */
+    static const ck_dtype cdt[] = {CK_BF16, CK_F32, CK_F16};
+    for (size_t k = 0; k < 3; k++)
+        for (int kind = 0; kind <= 1; kind++) {
+            ck_dtype d = cdt[k];
+            uint64_t n = 300001;
+            size_t eb = ck_dtype_info(d)->bits / 8;
+            uint8_t *b = malloc(n * eb);
+            fill_random(d, b, n);
+            if (kind == 1)
+                for (uint64_t i = 0; i < n; i++) {
+                    float v = (float)((rnd() % 1000) + 1) * (rnd() & 1 ? 1e-3f : -1e-3f);
+                    if (i % 50000 == 7) v = 0;
+                    if (i % 70000 == 9) v = NAN;
+                    if (i == 123456) v = -INFINITY;
+                    ck_cpu_dtypes_from_f32(d, &v, b + i * eb);
+                }
+            ck_stats full;
+            CHECK(run_stats(be[0], d, b, n, 0, false, &full) == 0);
+            for (int t = 0; t < NT; t++)
+                for (int streamed = 0; streamed <= 1; streamed++) {
+                    ck_stats c;
+                    ck_stats_init(&c, false);
+                    c.counts_only = true;
+                    mem_stream ms = {b, eb, UINT64_MAX, 0};
+                    ck_elem_source es = {mem_get, mem_done, &ms, 0};
+                    if (streamed) CHECK(be[t]->ops->stats_stream(be[t], d, &es, n, &c, &err) == 0);
+                    else {
+                        CHECK(be[t]->ops->stats(be[t], d, b, n, &c, &err) == 0);
+                        ck_stats_finish(&c);
+                    }
+                    CHECK(c.count == n && c.t.nan == full.t.nan && c.t.inf == full.t.inf && c.t.zero == full.t.zero &&
+                          c.t.finite == full.t.finite && full.t.nan > 0);
+                    if (kind == 1) CHECK(full.t.zero == 6 && full.t.nan == 5 && full.t.inf == 1);
+                    CHECK(isnan(c.mean) && isnan(c.std) && isnan(c.t.min));
+                }
+            free(b);
+        }
     /* unsupported dtypes: a clear refusal */
     ck_stats_init(&st, false);
     CHECK(be[0]->ops->stats(be[0], CK_I64, h, 1, &st, &err) == -1 && err.code == CK_E_UNSUPPORTED);
