@@ -161,7 +161,7 @@ int ck_gate_up_permute(ck_backend *be, ck_dtype dtype, const void *src, void *ds
  * 0 with *row_bytes (bytes per [inner] row) and *total (elements), or -1 with err set. */
 int ck_permute_args(ck_dtype dtype, uint64_t outer, uint64_t n, uint64_t inner, ck_pairs_dir dir,
                     uint64_t *row_bytes, uint64_t *total, ck_error *err);
-/* The shape checks every back end's quantize ops make: `even` for packed FP4 rows. */
+/* The shape checks every back end's quantize and dequantize ops make: `even` for packed FP4 rows. */
 int ck_quant_args(const char *op, uint64_t rows, uint64_t cols, bool even, ck_error *err);
 #ifdef __cplusplus
 }

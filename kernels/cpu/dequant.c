@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/codec.h"
+#include "kernels/ops.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/simd.h"
 
@@ -82,21 +83,10 @@ static void fp8_task(void *ctx, size_t task)
     }
 }
 
-static int check_fp4(const char *op, uint64_t rows, uint64_t cols, ck_error *err)
-{
-    if (cols % 2)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: %llu columns: packed FP4 rows need an even count",
-                            op, (unsigned long long)cols);
-    uint64_t n;
-    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: shape overflows", op);
-    return 0;
-}
-
 int ck_cpu_dequant_mxfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float *dst, uint64_t rows,
                          uint64_t cols, ck_error *err)
 {
-    if (check_fp4("dequant MXFP4", rows, cols, err)) return -1;
+    if (ck_quant_args("dequant MXFP4", rows, cols, true, err)) return -1;
     dq_job j = {.codes = codes, .scales = scales, .dst = dst, .rows = rows, .cols = cols,
                 .rows_per_task = rows_per_task(cols), .block = 32, .nblk = (cols + 31) / 32};
     ck_pool_run(ck_cpu_pool(be), (size_t)((rows + j.rows_per_task - 1) / j.rows_per_task), mxfp4_task, &j);
@@ -106,7 +96,7 @@ int ck_cpu_dequant_mxfp4(ck_backend *be, const uint8_t *codes, const uint8_t *sc
 int ck_cpu_dequant_nvfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float global, float *dst,
                          uint64_t rows, uint64_t cols, ck_error *err)
 {
-    if (check_fp4("dequant NVFP4", rows, cols, err)) return -1;
+    if (ck_quant_args("dequant NVFP4", rows, cols, true, err)) return -1;
     dq_job j = {.codes = codes, .scales = scales, .global = global, .dst = dst, .rows = rows, .cols = cols,
                 .rows_per_task = rows_per_task(cols), .block = 16, .nblk = (cols + 15) / 16};
     ck_pool_run(ck_cpu_pool(be), (size_t)((rows + j.rows_per_task - 1) / j.rows_per_task), nvfp4_task, &j);
@@ -123,9 +113,7 @@ int ck_cpu_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, const
                             ck_dtype_name(dtype));
     if (!block_rows || !block_cols)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: zero block size");
-    uint64_t n;
-    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: shape overflows");
+    if (ck_quant_args("dequant FP8", rows, cols, false, err)) return -1;
     dq_job j = {.codes = src, .fscales = scales, .dst = dst, .row0 = row0, .rows = rows, .cols = cols,
                 .rows_per_task = rows_per_task(cols), .br = block_rows, .bc = block_cols,
                 .nbc = (cols + block_cols - 1) / block_cols, .decode = ck_cpu_dtypes[dtype].to_f32};

@@ -40,22 +40,11 @@ __global__ void fp8_k(const uint8_t *__restrict__ q, const float *__restrict__ s
     }
 }
 
-static int check_fp4(const char *op, uint64_t rows, uint64_t cols, ck_error *err)
-{
-    uint64_t n;
-    if (cols % 2)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: %llu columns: packed FP4 rows need an even count",
-                            op, (unsigned long long)cols);
-    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "%s: shape overflows", op);
-    return 0;
-}
-
 int ck_cuda_dequant_mxfp4(ck_backend *be, const uint8_t *codes, const uint8_t *scales, float *dst, uint64_t rows,
                           uint64_t cols, ck_error *err)
 {
     ck_cuda *c = (ck_cuda *)be->impl;
-    if (check_fp4("dequant MXFP4", rows, cols, err)) return -1;
+    if (ck_quant_args("dequant MXFP4", rows, cols, true, err)) return -1;
     if (rows * cols == 0) return 0;
     uint64_t nblk = (cols + 31) / 32;
     void *dq = ck_cuda_upload(c, 0, codes, rows * cols / 2, err);
@@ -71,7 +60,7 @@ int ck_cuda_dequant_nvfp4(ck_backend *be, const uint8_t *codes, const uint8_t *s
                           uint64_t rows, uint64_t cols, ck_error *err)
 {
     ck_cuda *c = (ck_cuda *)be->impl;
-    if (check_fp4("dequant NVFP4", rows, cols, err)) return -1;
+    if (ck_quant_args("dequant NVFP4", rows, cols, true, err)) return -1;
     if (rows * cols == 0) return 0;
     uint64_t nblk = (cols + 15) / 16;
     void *dq = ck_cuda_upload(c, 0, codes, rows * cols / 2, err);
@@ -92,9 +81,8 @@ int ck_cuda_dequant_fp8(ck_backend *be, ck_dtype dtype, const uint8_t *src, cons
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "dequant FP8: %s is not an FP8 type",
                             ck_dtype_name(dtype));
     if (!block_rows || !block_cols) return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: zero block size");
-    uint64_t n;
-    if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX / 8)
-        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "dequant FP8: shape overflows");
+    if (ck_quant_args("dequant FP8", rows, cols, false, err)) return -1;
+    uint64_t n = rows * cols; /* cannot overflow: checked above */
     if (n == 0) return 0;
     /* Only the scale rows this window touches travel to the device. */
     uint64_t nbc = (cols + block_cols - 1) / block_cols, sr0 = row0 / block_rows,
