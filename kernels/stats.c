@@ -31,12 +31,43 @@ void ck_stats_merge_chunk(ck_stats *s, const ck_chunk_moments *m)
     s->merged += m->n;
 }
 
+bool ck_stats_take_dtype(ck_stats *s, ck_dtype d)
+{
+    bool exact = ck_stats_dtype_exact(d);
+    if (s->count || s->nopen) return s->exact == exact;
+    s->exact = exact;
+    return true;
+}
+
+void ck_stats_add_exact(ck_stats *s, const ck_exact_sums *e)
+{
+    s->exact_sum += e->sum;
+    s->exact_sq += (unsigned __int128)e->sq;
+}
+
+/* Mean and M2 of the exact sums: n * sq - sum^2 >= 0 (Cauchy-Schwarz), exact in 128 bits for up
+ * to 2^40 values (n * sq < 2^116). */
+static void exact_moments(ck_stats *s)
+{
+    uint64_t n = s->t.finite;
+    if (!n) return;
+    unsigned __int128 mag = (unsigned __int128)(s->exact_sum < 0 ? -s->exact_sum : s->exact_sum);
+    s->mean = (double)s->exact_sum / (double)n * 0x1p-9;
+    s->m2 = (double)((unsigned __int128)n * s->exact_sq - mag * mag) / (double)n * 0x1p-18;
+}
+
 static void close_open(ck_stats *s)
 {
     if (!s->nopen) return;
     ck_chunk_moments m;
-    ck_stats_chunk(s->open, s->nopen, &s->t, &m);
-    ck_stats_merge_chunk(s, &m);
+    if (s->exact) {
+        ck_exact_sums e = {0, 0};
+        ck_stats_sums_exact(s->open, s->nopen, &s->t, &e);
+        ck_stats_add_exact(s, &e);
+    } else {
+        ck_stats_chunk(s->open, s->nopen, &s->t, &m);
+        ck_stats_merge_chunk(s, &m);
+    }
     s->nopen = 0;
 }
 
@@ -55,6 +86,7 @@ void ck_stats_begin_pass2(ck_stats *s)
     if (s->pass != 1) return;
     close_open(s); /* the last chunk, partial, reduced like any other */
     s->mean = s->t.finite ? (s->sum + s->sum_comp) / (double)s->t.finite : 0.0;
+    if (s->exact) exact_moments(s);
     s->lo = s->t.finite ? s->t.min : 0.0;
     s->range = s->t.finite ? (double)s->t.max - (double)s->t.min : 0.0;
     s->pass = 2;

@@ -21,6 +21,12 @@
  * lose squares to subnormals, that is when the chunk's largest finite magnitude is outside
  * [2^-30, 2^56) (and not 0), the chunk is reduced in double lanes instead: S = sum of x,
  * M2 = sum of (x - S / n)^2.
+ * F8_E4M3 tensors are the exception, reduced exactly: every E4M3 value is k * 2^-9 with an integer
+ * |k| <= 448 * 512, so the sums over the whole tensor of k and of k^2 are exact in integers (64 and
+ * 128 bits), whatever the order of the adds and however the data are cut; mean = sum(k) / n * 2^-9,
+ * M2 = (n * sum(k^2) - sum(k)^2) / n * 2^-18 with the numerator exact, rounded to double once.
+ * That is more accurate than the float lanes, and cheaper for one-byte codes: a back end may add
+ * the units of the codes from tables, in any order, and needs no per-chunk merge.
  * Chunks are merged in chunk order (ck_stats_merge_chunk): the S values by a Neumaier sum, which
  * gives the mean, and M2 by Chan's pairwise update. Counts, min, max and histogram bins are exact,
  * so their merge order does not matter. A back end may take calls of any length: the values of
@@ -61,6 +67,9 @@ typedef struct {
     bool histogram;                  /* pass 2 bins the values */
     bool counts_only;                /* set after init: only the counts are wanted (back ends may skip
                                       * min, max and moments; finish leaves them NaN) */
+    bool exact;                      /* F8_E4M3 data, reduced exactly (set by ck_stats_take_dtype): */
+    int64_t exact_sum;               /* sum of k over the finite values (|.| < 2^58 for 2^40 values) */
+    unsigned __int128 exact_sq;      /* sum of k^2 */
     uint64_t count;                  /* elements seen by pass 1 */
     ck_tally t;
     /* the merged chunks (ck_stats_merge_chunk) */
@@ -82,6 +91,18 @@ void ck_stats_begin_pass2(ck_stats *s); /* closes pass 1: mean, std, histogram r
 void ck_stats_finish(ck_stats *s);
 /* Whether pass 2 needs the data: only for a histogram. Callers skip pass 2's reads otherwise. */
 bool ck_stats_wants_pass2(const ck_stats *s);
+/* Whether a dtype is reduced exactly in integers (ck_stats_sums_exact). */
+static inline bool ck_stats_dtype_exact(ck_dtype d) { return d == CK_F8_E4M3; }
+/* Back ends call this with the dtype of each pass-1 call that brings values: the first one decides
+ * how the values are reduced. False for a dtype of the other kind after that (one reduction, one
+ * tensor: a caller's mistake). */
+bool ck_stats_take_dtype(ck_stats *s, ck_dtype d);
+/* Exact sums of a stretch of at most 2^27 E4M3 values (so that both fit int64), in units of 2^-9. */
+typedef struct {
+    int64_t sum, sq;
+} ck_exact_sums;
+/* Add a stretch's exact sums (any order). */
+void ck_stats_add_exact(ck_stats *s, const ck_exact_sums *e);
 /* Merge the next chunk's moments, in chunk order. */
 void ck_stats_merge_chunk(ck_stats *s, const ck_chunk_moments *m);
 /* Pass 1 for back ends: append decoded values to the open chunk, reducing it when it fills.
@@ -140,6 +161,20 @@ CK_HOST_DEVICE static inline void ck_stats_shifted(ck_chunk_moments *m, uint64_t
 /* Step 2's shift. */
 CK_HOST_DEVICE static inline float ck_stats_mf(uint64_t n, float c, double p) { return (float)((double)c + p / (double)n); }
 
+/* A stretch's counts, and min and max of its fin finite values (none: min and max unused). */
+CK_HOST_DEVICE static inline void ck_tally_add(ck_tally *t, uint64_t nan, uint64_t inf, uint64_t zero, uint64_t fin,
+                                               float min, float max)
+{
+    t->nan += nan;
+    t->inf += inf;
+    t->zero += zero;
+    t->finite += fin;
+    if (fin) {
+        t->min = min < t->min ? min : t->min;
+        t->max = max > t->max ? max : t->max;
+    }
+}
+
 /* The definition of one chunk's reduction (n <= CK_STATS_CHUNK values): its counts, min and max
  * into t, its moments into m. Vectorized back ends must give the same bits. */
 CK_HOST_DEVICE static inline void ck_stats_chunk(const float *x, unsigned n, ck_tally *t, ck_chunk_moments *m)
@@ -160,14 +195,7 @@ CK_HOST_DEVICE static inline void ck_stats_chunk(const float *x, unsigned n, ck_
         cmx = fin == 0 || v > cmx ? v : cmx;
         fin++;
     }
-    t->nan += nan;
-    t->inf += inf;
-    t->zero += zero;
-    t->finite += fin;
-    if (fin) {
-        t->min = cmn < t->min ? cmn : t->min;
-        t->max = cmx > t->max ? cmx : t->max;
-    }
+    ck_tally_add(t, nan, inf, zero, fin, cmn, cmx);
     m->n = fin;
     m->sum = m->m2 = 0;
     if (!fin) return;
@@ -190,6 +218,32 @@ CK_HOST_DEVICE static inline void ck_stats_chunk(const float *x, unsigned n, ck_
         q[i % CK_STATS_LANES] += d * d;
     }
     m->m2 = ck_fold_lanes_d(q);
+}
+
+/* An E4M3 value in units of 2^-9: exact, for the finite values of an E4M3 code (|x| <= 448). */
+CK_HOST_DEVICE static inline int32_t ck_stats_e4m3_units(float x) { return (int32_t)(x * 512.0f); }
+
+/* The definition of an exact stretch (at most 2^27 decoded F8_E4M3 values): ck_stats_chunk's
+ * counts, min and max into t; the sums of k and k^2 added to e. */
+CK_HOST_DEVICE static inline void ck_stats_sums_exact(const float *x, unsigned n, ck_tally *t, ck_exact_sums *e)
+{
+    uint64_t nan = 0, inf = 0, zero = 0, fin = 0;
+    float cmn = 0, cmx = 0;
+    for (unsigned i = 0; i < n; i++) {
+        float v = x[i];
+        uint32_t a = ck_f32_bits(v) & 0x7FFFFFFFu;
+        nan += a > 0x7F800000u;
+        inf += a == 0x7F800000u;
+        zero += a == 0;
+        if (a >= 0x7F800000u) continue;
+        int64_t k = ck_stats_e4m3_units(v);
+        e->sum += k;
+        e->sq += k * k;
+        cmn = fin == 0 || v < cmn ? v : cmn;
+        cmx = fin == 0 || v > cmx ? v : cmx;
+        fin++;
+    }
+    ck_tally_add(t, nan, inf, zero, fin, cmn, cmx);
 }
 
 /* The histogram bin of a finite value (pass 2): floor((x - lo) * 64 / range), in double and in

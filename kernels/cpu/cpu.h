@@ -48,6 +48,14 @@ int ck_cpu_hash_blocks(ck_backend *be, const void *src, uint64_t len, uint64_t *
 int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *src, uint64_t n, ck_stats *st,
                         ck_error *err);
 
+/* stats_e4m3.c: nchunks whole chunks of F8_E4M3 codes (at most 2^17), reduced exactly
+ * (ck_stats_sums_exact): the sums added to e, the counts, min and max to t. The dispatched
+ * version, the portable one (the tests check both), and whether the dispatched one is the vector
+ * kernel. */
+void ck_cpu_e4m3_chunks(const uint8_t *codes, uint64_t nchunks, ck_exact_sums *e, ck_tally *t);
+void ck_cpu_e4m3_chunks_portable(const uint8_t *codes, uint64_t nchunks, ck_exact_sums *e, ck_tally *t);
+bool ck_cpu_e4m3_chunks_vector(void);
+
 /* compare.c, permute.c, quant.c, matmul.c (kernels/ops.h) */
 int ck_cpu_compare(ck_backend *be, const float *a, const float *b, uint64_t n, ck_compare *acc, ck_error *err);
 bool ck_cpu_permute_supports(ck_dtype dtype);

@@ -15,7 +15,7 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/simd.h"
 
-#define CHUNKS_PER_TASK 64
+#define CHUNKS_PER_TASK 64 /* of F32; as many bytes for the other dtypes */
 #define STREAM_TASK_CHUNKS 256 /* streamed: each task's read is one pread of up to 1 MiB (F32) */
 #define PREFETCH_AHEAD 4
 
@@ -28,6 +28,7 @@ typedef struct {
     uint64_t nchunks;              /* pass 1: whole chunks; pass 2: elements / CK_STATS_CHUNK, rounded up */
     uint64_t n;                    /* pass 2: elements */
     ck_chunk_moments *moments;     /* pass 1: one per chunk */
+    ck_exact_sums *sums;           /* pass 1 of an exact reduction (E4M3): one per task, no moments */
     ck_tally *tallies;             /* one per task */
     double lo, range;              /* pass 2 */
     /* streamed: each task reads its elements into its worker's buffer */
@@ -318,6 +319,12 @@ static void moments_task(void *ctx, size_t task, int worker)
     size_t cbytes = CK_STATS_CHUNK * j->ebytes;
     const uint8_t *base = task_data(j, task, c0, (c1 - c0) * CK_STATS_CHUNK, worker);
     if (!base) return;
+    if (j->sums) { /* E4M3, exact, from the codes (stats_e4m3.c); counts_only or not */
+        j->sums[task] = (ck_exact_sums){0, 0};
+        ck_cpu_e4m3_chunks(base, c1 - c0, &j->sums[task], t);
+        task_done(j, c0, (c1 - c0) * CK_STATS_CHUNK);
+        return;
+    }
     _Alignas(64) float buf[CK_STATS_CHUNK];
     for (uint64_t c = c0; c < c1; c++) {
         ck_chunk_moments *m = &j->moments[c];
@@ -397,23 +404,44 @@ static void hist_task(void *ctx, size_t task, int worker)
     task_done(j, c0, end - c0 * CK_STATS_CHUNK);
 }
 
+static void free_results(st_job *j)
+{
+    free(j->tallies);
+    free(j->moments);
+    free(j->sums);
+    j->tallies = NULL, j->moments = NULL, j->sums = NULL;
+}
+
+/* Pass 1 (moments) or pass 2 in ntasks tasks; the results are left in j until merge_results or
+ * free_results. */
 static int run_tasks(ck_backend *be, st_job *j, size_t ntasks, bool moments, ck_error *err)
 {
+    bool exact = moments && ck_stats_dtype_exact(j->dtype);
     j->tallies = malloc(ntasks * sizeof *j->tallies);
-    j->moments = moments ? malloc(j->nchunks * sizeof *j->moments) : NULL;
-    if (!j->tallies || (moments && !j->moments)) {
-        free(j->tallies);
-        free(j->moments);
+    if (moments && exact) j->sums = malloc(ntasks * sizeof *j->sums);
+    if (moments && !exact) j->moments = malloc(j->nchunks * sizeof *j->moments);
+    if (!j->tallies || (moments && !j->sums && !j->moments)) {
+        free_results(j);
         return ck_error_set(err, CK_E_NOMEM, NULL, NULL, -1, "stats: out of memory");
     }
     ck_pool_run_w(ck_cpu_pool(be), ntasks, moments ? moments_task : hist_task, j);
     if (j->failed_task != SIZE_MAX) {
         *err = j->failure;
-        free(j->tallies);
-        free(j->moments);
+        free_results(j);
         return -1;
     }
     return 0;
+}
+
+/* Pass 1's results of ntasks tasks into the reduction: chunk moments in chunk order (or exact
+ * sums), counts, min and max; then freed. */
+static void merge_results(st_job *j, size_t ntasks, ck_stats *st)
+{
+    for (uint64_t c = 0; j->moments && c < j->nchunks; c++) ck_stats_merge_chunk(st, &j->moments[c]);
+    for (size_t t = 0; j->sums && t < ntasks; t++) ck_stats_add_exact(st, &j->sums[t]);
+    for (size_t t = 0; t < ntasks; t++) tally_merge(&st->t, &j->tallies[t]);
+    st->count += j->nchunks * CK_STATS_CHUNK;
+    free_results(j);
 }
 
 /* Pass 2: the histogram of n values. */
@@ -428,7 +456,7 @@ static int histogram(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_err
     if (run_tasks(be, j, ntasks, false, err)) return -1;
     for (size_t t = 0; t < ntasks; t++)
         for (int b = 0; b < CK_HIST_BINS; b++) st->t.hist[b] += j->tallies[t].hist[b];
-    free(j->tallies);
+    free_results(j);
     return 0;
 }
 
@@ -446,16 +474,19 @@ static int moments(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_error
     if (j->nchunks) {
         size_t ntasks = (size_t)((j->nchunks + j->task_chunks - 1) / j->task_chunks);
         if (run_tasks(be, j, ntasks, true, err)) return -1;
-        for (uint64_t c = 0; c < j->nchunks; c++) ck_stats_merge_chunk(st, &j->moments[c]);
-        for (size_t t = 0; t < ntasks; t++) tally_merge(&st->t, &j->tallies[t]);
-        free(j->moments);
-        free(j->tallies);
-        st->count += j->nchunks * CK_STATS_CHUNK;
+        merge_results(j, ntasks, st);
         done += j->nchunks * CK_STATS_CHUNK;
     }
     uint64_t rest = n - done; /* fewer than a chunk: they open the next one */
     if (rest) ck_stats_feed_open(st, chunk_values(j, j->src + j->nchunks * CK_STATS_CHUNK * j->ebytes, rest, buf), rest);
     return 0;
+}
+
+static int mixed_kinds(ck_dtype dtype, ck_error *err)
+{
+    return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1,
+                        "stats: %s values in a reduction begun with another kind (E4M3 chunks are reduced exactly)",
+                        ck_dtype_name(dtype));
 }
 
 int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck_stats *st, ck_error *err)
@@ -467,8 +498,10 @@ int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck
     if (st->pass != 1 && st->pass != 2)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: the reduction is finished");
     st_job j = {.src = src, .dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32,
-                .failed_task = SIZE_MAX, .task_chunks = CHUNKS_PER_TASK, .counts_only = st->counts_only};
+                .failed_task = SIZE_MAX, .task_chunks = CHUNKS_PER_TASK * 4 / (bits / 8), /* 256 KiB */
+                .counts_only = st->counts_only};
     if (st->pass == 2) return st->histogram ? histogram(be, &j, n, st, err) : 0;
+    if (n && !ck_stats_take_dtype(st, dtype)) return mixed_kinds(dtype, err);
     return moments(be, &j, n, st, err);
 }
 
@@ -487,15 +520,12 @@ static int stream_pass(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_e
         bool moments_pass = st->pass == 1;
         if (run_tasks(be, j, ntasks, moments_pass, err)) return -1;
         if (moments_pass) {
-            for (uint64_t k = 0; k < j->nchunks; k++) ck_stats_merge_chunk(st, &j->moments[k]);
-            for (size_t t = 0; t < ntasks; t++) tally_merge(&st->t, &j->tallies[t]);
-            st->count += j->nchunks * CK_STATS_CHUNK;
-            free(j->moments);
+            merge_results(j, ntasks, st);
         } else {
             for (size_t t = 0; t < ntasks; t++)
                 for (int b = 0; b < CK_HIST_BINS; b++) st->t.hist[b] += j->tallies[t].hist[b];
+            free_results(j);
         }
-        free(j->tallies);
     }
     uint64_t rest = st->pass == 1 ? n % CK_STATS_CHUNK : 0; /* the last, partial chunk */
     if (rest) {
@@ -517,6 +547,7 @@ int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *sr
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "stats: %s is not supported", ck_dtype_name(dtype));
     if (st->pass != 1 || st->count || st->nopen)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: a streamed reduction must start fresh");
+    ck_stats_take_dtype(st, dtype); /* a fresh reduction: takes any */
     ck_cpu *cpu = be->impl;
     st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = src,
                 .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS, .counts_only = st->counts_only};

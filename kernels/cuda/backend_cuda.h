@@ -21,9 +21,10 @@ ck_backend *ck_cuda_backend_create(int threads, ck_error *err);
 
 /* For tests, and needs no device: the statistics kernel's per-chunk steps (kernels/cuda/stats.cu)
  * run on the host, lane after lane, over `nchunks` whole chunks of `dtype` at `src`; chunk c's
- * moments go to m[c], the counts, min and max are added to *t. 0, or -1 for a dtype the CUDA
- * back end does not reduce. */
-int ck_cuda_stats_emulate(ck_dtype dtype, const void *src, uint64_t nchunks, ck_chunk_moments *m, ck_tally *t);
+ * moments go to m[c] (for F8_E4M3, reduced exactly, only m[c].n: the sums are added to *exact),
+ * the counts, min and max are added to *t. 0, or -1 for a dtype the CUDA back end does not reduce. */
+int ck_cuda_stats_emulate(ck_dtype dtype, const void *src, uint64_t nchunks, ck_chunk_moments *m,
+                          ck_exact_sums *exact, ck_tally *t);
 
 #ifdef __cplusplus
 }

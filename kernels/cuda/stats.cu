@@ -50,6 +50,7 @@ extern "C" {
 #define HIST_PER_THREAD 16
 #define HIST_MAX_BLOCKS 4096
 #define DOUBLE_LANES 0x80000000u                    /* chunk_rec.n: the chunk went through double lanes */
+#define EXACT_SUMS 0x40000000u                      /* chunk_rec.n: a = sum(k), b = sum(k^2) (E4M3) */
 
 #ifdef __CUDA_ARCH__
 #define F_ADD(a, b) __fadd_rn((a), (b))
@@ -73,53 +74,64 @@ namespace {
 
 struct SF32 {
     typedef float T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return v; }
 };
 struct SBF16 {
     typedef uint16_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return ck_bf16_to_f32(v); }
 };
 struct SF16 {
     typedef uint16_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return ck_f16_to_f32(v); }
 };
 struct SE4M3 {
     typedef uint8_t T;
+    static const bool exact = true; /* kernels/stats.h: reduced exactly */
     static CK_HOST_DEVICE float dec(T v) { return ck_e4m3_to_f32(v); }
 };
 struct SE5M2 {
     typedef uint8_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return ck_e5m2_to_f32(v); }
 };
 struct SE8M0 {
     typedef uint8_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return ck_e8m0_to_f32(v); }
 };
 struct SU8 { /* and BOOL: the byte's value, as the CPU back end reads it */
     typedef uint8_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return (float)v; }
 };
 struct SI8 {
     typedef int8_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return (float)v; }
 };
 struct SU16 {
     typedef uint16_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return (float)v; }
 };
 struct SI16 {
     typedef int16_t T;
+    static const bool exact = false;
     static CK_HOST_DEVICE float dec(T v) { return (float)v; }
 };
 
 /* ---- one chunk, as a group of LANES threads ----------------------------------------------- */
 
-enum { MODE_NONE, MODE_FLOAT, MODE_DOUBLE };
+enum { MODE_NONE, MODE_FLOAT, MODE_DOUBLE, MODE_EXACT };
 
 /* A group's shared memory: per-lane slots, then what thread 0 of the group computes from them. */
 typedef struct {
     float f[LANES];          /* float lanes: sums of x - c, then of d * d */
     double d[LANES];         /* double lanes: sums of x, then of d * d */
+    long long ks[LANES], kq[LANES]; /* exact: the lane's sums of k and k^2 (E4M3 units of 2^-9) */
     uint32_t first[LANES];   /* the lane's first finite element (index in the chunk; CHUNK: none) */
     float fv[LANES];         /* its value */
     uint32_t cnt[LANES];     /* the lane's NaN, Inf, zero and finite counts, a byte each (<= 16) */
@@ -128,11 +140,13 @@ typedef struct {
     uint32_t nan, inf, zero, fin;
     float min, max, c, mf;
     double a, mean;
+    long long es, eq;        /* exact: the chunk's sums of k and k^2 */
     int mode;
 } group_shared;
 
 /* What one chunk leaves for the host: for float lanes a = P (folded sums of x - c), b = Q (folded
- * squares about mf); for double lanes (n & DOUBLE_LANES) a = S, b = M2. */
+ * squares about mf); for double lanes (n & DOUBLE_LANES) a = S, b = M2; for an exact chunk
+ * (n & EXACT_SUMS) a = sum(k), b = sum(k^2), integers below 2^53. */
 typedef struct {
     double a, b;
     float c;
@@ -182,7 +196,7 @@ CK_HOST_DEVICE static inline void step_scan(group_shared *g, unsigned lane, cons
 }
 
 /* Step 2, thread 0: the chunk's counts, min, max, c (its first finite value) and which lanes. */
-CK_HOST_DEVICE static inline void step_plan(group_shared *g)
+CK_HOST_DEVICE static inline void step_plan(group_shared *g, bool exact)
 {
     uint32_t first = CK_STATS_CHUNK, nan = 0, inf = 0, zero = 0, fin = 0;
     float c = 0, mn = 0, mx = 0;
@@ -208,7 +222,7 @@ CK_HOST_DEVICE static inline void step_plan(group_shared *g)
     g->min = mn;
     g->max = mx;
     g->c = c;
-    g->mode = !fin ? MODE_NONE : ck_stats_float_ok(-mn > mx ? -mn : mx) ? MODE_FLOAT : MODE_DOUBLE;
+    g->mode = exact ? MODE_EXACT : !fin ? MODE_NONE : ck_stats_float_ok(-mn > mx ? -mn : mx) ? MODE_FLOAT : MODE_DOUBLE;
 }
 
 /* Step 3, every lane: the first sums. A non-finite value adds +0, as in ck_stats_chunk. */
@@ -222,6 +236,15 @@ CK_HOST_DEVICE static inline void step_sum(group_shared *g, unsigned lane, const
         double s = 0.0;
         for (unsigned j = 0; j < PER_LANE; j++) s = D_ADD(s, finite_f(v[j]) ? (double)v[j] : 0.0);
         g->d[lane] = s;
+    } else if (g->mode == MODE_EXACT) { /* integers: exact in any order */
+        long long ks = 0, kq = 0;
+        for (unsigned j = 0; j < PER_LANE; j++) {
+            long long k = finite_f(v[j]) ? ck_stats_e4m3_units(v[j]) : 0;
+            ks += k;
+            kq += k * k;
+        }
+        g->ks[lane] = ks;
+        g->kq[lane] = kq;
     }
 }
 
@@ -234,6 +257,11 @@ CK_HOST_DEVICE static inline void step_mean(group_shared *g)
     } else if (g->mode == MODE_DOUBLE) {
         g->a = ck_fold_lanes_d(g->d);
         g->mean = g->a / (double)g->fin;
+    } else if (g->mode == MODE_EXACT) {
+        long long es = 0, eq = 0;
+        for (unsigned k = 0; k < LANES; k++) es += g->ks[k], eq += g->kq[k];
+        g->es = es;
+        g->eq = eq;
     }
 }
 
@@ -263,6 +291,7 @@ CK_HOST_DEVICE static inline chunk_rec step_record(const group_shared *g)
     chunk_rec r = {0.0, 0.0, 0.0f, 0u};
     if (g->mode == MODE_FLOAT) r = {g->a, ck_fold_lanes(g->f), g->c, g->fin};
     else if (g->mode == MODE_DOUBLE) r = {g->a, ck_fold_lanes_d(g->d), g->c, g->fin | DOUBLE_LANES};
+    else if (g->mode == MODE_EXACT) r = {(double)g->es, (double)g->eq, 0.0f, g->fin | EXACT_SUMS};
     return r;
 }
 
@@ -299,7 +328,7 @@ __global__ void __launch_bounds__(THREADS) moments_k(const typename F::T *__rest
         step_scan(g, lane, v);
     }
     __syncthreads();
-    if (live && lane == 0) step_plan(g);
+    if (live && lane == 0) step_plan(g, F::exact);
     __syncthreads();
     if (threadIdx.x == 0) {
         uint64_t left = chunks - blockIdx.x * (uint64_t)GROUPS;
@@ -375,7 +404,7 @@ void emulate(const void *src, uint64_t nchunks, chunk_rec *recs, block_tally *ta
                 step_load<F>(x + (c0 + g) * CK_STATS_CHUNK, l, v[g][l]);
                 step_scan(&sh[g], l, v[g][l]);
             }
-        for (unsigned g = 0; g < ng; g++) step_plan(&sh[g]);
+        for (unsigned g = 0; g < ng; g++) step_plan(&sh[g], F::exact);
         tallies[c0 / GROUPS] = block_of(sh, ng);
         for (unsigned g = 0; g < ng; g++)
             for (unsigned l = 0; l < LANES; l++) step_sum(&sh[g], l, v[g][l]);
@@ -413,9 +442,9 @@ const format *format_of(ck_dtype d)
 
 void rec_moments(const chunk_rec *r, ck_chunk_moments *m)
 {
-    uint32_t n = r->n & ~DOUBLE_LANES;
-    if (!n) {
-        m->n = 0;
+    uint32_t n = r->n & ~(DOUBLE_LANES | EXACT_SUMS);
+    if (!n || (r->n & EXACT_SUMS)) { /* no moments (an exact chunk's n only) */
+        m->n = n;
         m->sum = m->m2 = 0;
     } else if (r->n & DOUBLE_LANES) {
         m->n = n;
@@ -424,6 +453,19 @@ void rec_moments(const chunk_rec *r, ck_chunk_moments *m)
     } else {
         ck_stats_shifted(m, n, r->c, r->a, r->b);
     }
+}
+
+/* A chunk's record into the reduction: exact sums, or moments merged in chunk order. */
+void rec_merge(const chunk_rec *r, ck_stats *st)
+{
+    if (r->n & EXACT_SUMS) {
+        ck_exact_sums e = {(int64_t)r->a, (int64_t)r->b};
+        ck_stats_add_exact(st, &e);
+        return;
+    }
+    ck_chunk_moments m;
+    rec_moments(r, &m);
+    ck_stats_merge_chunk(st, &m);
 }
 
 void tally_add(ck_tally *t, const block_tally *b)
@@ -517,11 +559,7 @@ int collect(slot *s, ck_stats *st, ck_error *err)
     cudaError_t e = cudaStreamSynchronize(s->s);
     if (e != cudaSuccess) return io_error(err, "a piece", e);
     if (s->pending) {
-        for (uint64_t k = 0; k < s->pending; k++) {
-            ck_chunk_moments m;
-            rec_moments(&s->hrec[k], &m);
-            ck_stats_merge_chunk(st, &m);
-        }
+        for (uint64_t k = 0; k < s->pending; k++) rec_merge(&s->hrec[k], st);
         for (uint64_t b = 0; b < (s->pending + GROUPS - 1) / GROUPS; b++) tally_add(&st->t, &s->htal[b]);
         st->count += s->pending * CK_STATS_CHUNK;
         s->pending = 0;
@@ -604,6 +642,10 @@ int ck_cuda_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, c
                             ck_dtype_name(dtype));
     if (st->pass != 1 && st->pass != 2)
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: the reduction is finished");
+    if (st->pass == 1 && n && !ck_stats_take_dtype(st, dtype))
+        return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1,
+                            "stats: %s values in a reduction begun with another kind (E4M3 is reduced exactly)",
+                            ck_dtype_name(dtype));
     size_t eb = ck_dtype_info(dtype)->bits / 8;
     const uint8_t *p = (const uint8_t *)src;
     if (st->pass == 2) {
@@ -637,7 +679,8 @@ void ck_cuda_stats_release(ck_cuda *c)
     c->stats = NULL;
 }
 
-extern "C" int ck_cuda_stats_emulate(ck_dtype dtype, const void *src, uint64_t nchunks, ck_chunk_moments *m, ck_tally *t)
+extern "C" int ck_cuda_stats_emulate(ck_dtype dtype, const void *src, uint64_t nchunks, ck_chunk_moments *m,
+                                     ck_exact_sums *exact, ck_tally *t)
 {
     const format *f = format_of(dtype);
     if (!f) return -1;
@@ -649,7 +692,10 @@ extern "C" int ck_cuda_stats_emulate(ck_dtype dtype, const void *src, uint64_t n
         return -1;
     }
     f->emulate(src, nchunks, recs, tallies);
-    for (uint64_t k = 0; k < nchunks; k++) rec_moments(&recs[k], &m[k]);
+    for (uint64_t k = 0; k < nchunks; k++) {
+        rec_moments(&recs[k], &m[k]);
+        if (recs[k].n & EXACT_SUMS) exact->sum += (int64_t)recs[k].a, exact->sq += (int64_t)recs[k].b;
+    }
     for (uint64_t b = 0; b < (nchunks + GROUPS - 1) / GROUPS; b++) tally_add(t, &tallies[b]);
     free(recs);
     free(tallies);

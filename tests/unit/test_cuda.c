@@ -368,22 +368,29 @@ static void test_stats_lanes(void)
     int bad = 0, cases = 0;
     ck_tally tu;
     memset(&tu, 0, sizeof tu);
-    CHECK(ck_cuda_stats_emulate(CK_I64, NULL, 0, NULL, &tu) == -1);
+    CHECK(ck_cuda_stats_emulate(CK_I64, NULL, 0, NULL, NULL, &tu) == -1);
     for (size_t k = 0; k < NSTAT_DTYPES; k++)
         for (int kind = 0; kind < STAT_KINDS; kind++) {
             ck_dtype d = stat_dtypes[k];
             stat_values(d, kind, src, n);
             for (uint64_t i = 0; i < n; i++) x[i] = stat_decode(d, src, i);
             ck_stats ref, got;
+            ck_exact_sums exact_ref = {0, 0}, exact_got = {0, 0};
             ck_stats_init(&ref, false);
             ck_stats_init(&got, false);
-            if (ck_cuda_stats_emulate(d, src, CHUNKS, m, &got.t)) {
+            if (ck_cuda_stats_emulate(d, src, CHUNKS, m, &exact_got, &got.t)) {
                 bad++;
                 continue;
             }
             for (int c = 0; c < CHUNKS; c++) {
-                ck_chunk_moments mr;
-                ck_stats_chunk(x + c * CK_STATS_CHUNK, CK_STATS_CHUNK, &ref.t, &mr);
+                ck_chunk_moments mr = {0, 0, 0};
+                if (ck_stats_dtype_exact(d)) { /* sums for the whole run; each chunk's finite count */
+                    uint64_t fin0 = ref.t.finite;
+                    ck_stats_sums_exact(x + c * CK_STATS_CHUNK, CK_STATS_CHUNK, &ref.t, &exact_ref);
+                    mr.n = ref.t.finite - fin0;
+                } else {
+                    ck_stats_chunk(x + c * CK_STATS_CHUNK, CK_STATS_CHUNK, &ref.t, &mr);
+                }
                 cases++;
                 if (memcmp(&mr, &m[c], sizeof mr)) {
                     if (bad++ < 5)
@@ -392,6 +399,8 @@ static void test_stats_lanes(void)
                                 mr.sum, m[c].m2, mr.m2);
                 }
             }
+            if (exact_got.sum != exact_ref.sum || exact_got.sq != exact_ref.sq)
+                if (bad++ < 5) fprintf(stderr, "  stats lanes %s kind %d: exact sums differ\n", ck_dtype_name(d), kind);
             /* min and max may differ in the sign of a zero (ck_stats_finish reports +0) */
             if (got.t.nan != ref.t.nan || got.t.inf != ref.t.inf || got.t.zero != ref.t.zero ||
                 got.t.finite != ref.t.finite || !(got.t.min == ref.t.min) || !(got.t.max == ref.t.max))

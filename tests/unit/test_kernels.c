@@ -10,6 +10,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/codec.h"
+#include "kernels/cpu/cpu.h"
 #include "kernels/hash.h"
 #include "tests/check.h"
 #include "tests/unit/kernel_test.h"
@@ -313,12 +314,20 @@ static float stats_decode(ck_dtype d, const uint8_t *src, uint64_t i)
 
 /* The definition of kernels/stats.h, straight: the scalar chunk reduction over chunks counted
  * from the first element, merged in order. The back end must give the same bits. */
-static void stats_definition(const float *x, uint64_t n, ck_stats *st)
+static void stats_definition(ck_dtype d, const float *x, uint64_t n, ck_stats *st)
 {
     ck_stats_init(st, false);
     for (uint64_t c = 0; c < n; c += CK_STATS_CHUNK) {
         ck_chunk_moments m;
-        ck_stats_chunk(x + c, (unsigned)(n - c < CK_STATS_CHUNK ? n - c : CK_STATS_CHUNK), &st->t, &m);
+        unsigned k = (unsigned)(n - c < CK_STATS_CHUNK ? n - c : CK_STATS_CHUNK);
+        if (ck_stats_dtype_exact(d)) {
+            st->exact = true;
+            ck_exact_sums e = {0, 0};
+            ck_stats_sums_exact(x + c, k, &st->t, &e);
+            ck_stats_add_exact(st, &e);
+            continue;
+        }
+        ck_stats_chunk(x + c, k, &st->t, &m);
         ck_stats_merge_chunk(st, &m);
     }
     st->count = n;
@@ -394,7 +403,7 @@ static void test_stats(void)
                         hist[b >= 63 ? 63 : b > 0 ? (int)b : 0]++;
                     }
                 ck_stats def;
-                stats_definition(x, n, &def);
+                stats_definition(d, x, n, &def);
                 /* the definition is accurate: float lanes hold 16 values, so a few 1e-6 at most */
                 double tol_mean = 1e-5 * (double)(fin ? sum_abs / fin : 0), tol_sd = 1e-5 * sd + 1e-7 * tol_mean;
                 if (fabs(def.mean - (double)mean) > tol_mean || fabs(def.std - sd) > tol_sd) {
@@ -425,6 +434,86 @@ static void test_stats(void)
                 free(x);
             }
     CHECK(cases > 1000 && bad == 0);
+}
+
+/* E4M3 codes for one case: 0 random; 1 weights (small magnitudes, some zeros, rare NaN); 2 the
+ * extremes (+-448, +-0, NaN, the smallest subnormals); 3 only NaN; 4 one code repeated. */
+static void e4m3_codes(int kind, uint8_t *c, uint64_t n)
+{
+    static const uint8_t ext[] = {0x7E, 0xFE, 0x00, 0x80, 0x7F, 0xFF, 0x01, 0x81, 0x7D, 0xFD};
+    uint8_t one = (uint8_t)rnd();
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = rnd();
+        c[i] = kind == 0 ? (uint8_t)r
+             : kind == 1 ? (r % 211 == 0 ? 0x7F : r % 17 == 0 ? 0 : (uint8_t)(0x20 + r % 0x28) | (uint8_t)(r >> 32 & 0x80))
+             : kind == 2 ? ext[r % sizeof ext]
+             : kind == 3 ? (r & 1 ? 0x7F : 0xFF)
+                         : one;
+    }
+}
+
+/* The E4M3 kernels (dispatched and portable) against ck_stats_sums_exact: the same sums, counts,
+ * min and max; and the exact moments against long double. */
+static void test_stats_e4m3_exact(void)
+{
+    enum { CHUNKS = 37 };
+    uint64_t n = CHUNKS * CK_STATS_CHUNK;
+    uint8_t *c = malloc(n);
+    float *x = malloc(n * sizeof *x);
+    int bad = 0;
+    for (int kind = 0; kind <= 4; kind++)
+        for (int rep = 0; rep < 3; rep++) {
+            e4m3_codes(kind, c, n);
+            for (uint64_t i = 0; i < n; i++) x[i] = ck_e4m3_to_f32(c[i]);
+            ck_exact_sums want = {0, 0}, got[2] = {{0, 0}, {0, 0}};
+            ck_tally tw, tg[2];
+            memset(&tw, 0, sizeof tw);
+            tw.min = INFINITY, tw.max = -INFINITY;
+            tg[0] = tg[1] = tw;
+            for (int k = 0; k < CHUNKS; k++) ck_stats_sums_exact(x + k * CK_STATS_CHUNK, CK_STATS_CHUNK, &tw, &want);
+            /* the dispatched kernel over the whole run; the portable one in two runs */
+            ck_cpu_e4m3_chunks(c, CHUNKS, &got[0], &tg[0]);
+            ck_cpu_e4m3_chunks_portable(c, 5, &got[1], &tg[1]);
+            ck_cpu_e4m3_chunks_portable(c + 5 * CK_STATS_CHUNK, CHUNKS - 5, &got[1], &tg[1]);
+            for (int v = 0; v < 2; v++) {
+                int ok = got[v].sum == want.sum && got[v].sq == want.sq && tg[v].nan == tw.nan && tg[v].inf == 0 &&
+                         tg[v].zero == tw.zero && tg[v].finite == tw.finite && tg[v].min == tw.min &&
+                         tg[v].max == tw.max;
+                if (!ok && bad++ < 5) fprintf(stderr, "  e4m3 kernel %d kind %d: differs from the definition\n", v, kind);
+            }
+            /* the reduction's mean and std are the exact ones, rounded */
+            ck_stats st;
+            ck_error err;
+            CHECK(be[1]->ops->stats(be[1], CK_F8_E4M3, c, n, (ck_stats_init(&st, false), &st), &err) == 0);
+            ck_stats_finish(&st);
+            long double s = 0, m2 = 0, mean;
+            uint64_t f = 0;
+            for (uint64_t i = 0; i < n; i++)
+                if (!isnan(x[i])) s += x[i], f++;
+            mean = f ? s / f : 0;
+            for (uint64_t i = 0; i < n; i++)
+                if (!isnan(x[i])) m2 += (x[i] - mean) * (x[i] - mean);
+            long double sd = f ? sqrtl(m2 / f) : 0;
+            if (st.t.finite != f || fabsl(st.mean - mean) > 1e-15L * fabsl(mean) || fabsl(st.std - sd) > 1e-15L * sd)
+                if (bad++ < 5)
+                    fprintf(stderr, "  e4m3 kind %d: mean %.17g/%.17Lg std %.17g/%.17Lg\n", kind, st.mean, mean, st.std, sd);
+        }
+    fprintf(stderr, "  (E4M3 statistics kernel: %s)\n", ck_cpu_e4m3_chunks_vector() ? "AVX-512 VBMI" : "portable");
+    /* a reduction begun with E4M3 values takes no F32 ones, and the other way round */
+    ck_stats st;
+    ck_error err;
+    float f[3] = {1, 2, 3};
+    ck_stats_init(&st, false);
+    CHECK(be[0]->ops->stats(be[0], CK_F8_E4M3, c, 5, &st, &err) == 0);
+    CHECK(be[0]->ops->stats(be[0], CK_F32, f, 3, &st, &err) == -1 && err.code == CK_E_USAGE);
+    CHECK(be[0]->ops->stats(be[0], CK_F32, f, 0, &st, &err) == 0);
+    ck_stats_init(&st, false);
+    CHECK(be[0]->ops->stats(be[0], CK_F32, f, 3, &st, &err) == 0);
+    CHECK(be[0]->ops->stats(be[0], CK_F8_E4M3, c, 5, &st, &err) == -1 && err.code == CK_E_USAGE);
+    CHECK(be[0]->ops->stats(be[0], CK_BF16, f, 2, &st, &err) == 0);
+    free(c);
+    free(x);
+    CHECK(bad == 0);
 }
 
 /* One f32 stored as dtype d (BF16/F16 rounded by the codec, F32 as is). */
@@ -754,6 +843,7 @@ int main(void)
     RUN_TEST("kernels", test_dequant_fp4);
     RUN_TEST("kernels", test_dequant_fp8);
     RUN_TEST("kernels", test_stats);
+    RUN_TEST("kernels", test_stats_e4m3_exact);
     RUN_TEST("kernels", test_decode_every_code);
     RUN_TEST("kernels", test_cast_bf16_every_code);
     RUN_TEST("kernels", test_stats_stream);
