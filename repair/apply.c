@@ -516,11 +516,18 @@ static void xform_release(xform *x)
     x->cur = UINT64_MAX;
 }
 
+/* Cache-line aligned: the kernels store whole lines past the caches only into aligned buffers. */
+static uint8_t *line_alloc(uint64_t bytes)
+{
+    void *p;
+    return posix_memalign(&p, 64, bytes ? bytes : 1) ? NULL : p;
+}
+
 static int xform_compute(xform *x, uint64_t u, ck_error *err)
 {
     if (!x->out) {
-        x->out = malloc(x->unit * x->out_esz);
-        if (x->transpose && x->from != x->to) x->tmp = malloc(x->unit * x->in_esz);
+        x->out = line_alloc(x->unit * x->out_esz);
+        if (x->transpose && x->from != x->to) x->tmp = line_alloc(x->unit * x->in_esz);
         if (!x->out || (x->transpose && x->from != x->to && !x->tmp))
             return ck_error_set(err, CK_E_NOMEM, NULL, x->name, -1, "out of memory for a window of %llu elements",
                                 (unsigned long long)x->unit);

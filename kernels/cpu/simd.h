@@ -44,4 +44,27 @@ typedef uint64_t ck_v8u64 __attribute__((vector_size(64)));
 #define CK_VEC_CLONES_WIDE
 #endif
 
+/* A 16-byte store that bypasses the caches (p 16-byte aligned), for outputs far larger than the
+ * caches that nothing reads soon: no read of the line before it is written, no eviction of data
+ * still in use. Elsewhere a plain store. ck_stream_fence after the last one (the task's end), so
+ * that the stores are visible before the pool reports the task done. */
+static inline void ck_stream16(void *p, ck_v16u8 v)
+{
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_nontemporal_store((ck_v2u64)v, (ck_v2u64 *)p);
+#elif defined(__x86_64__) && defined(__GNUC__)
+    typedef long long v2di __attribute__((vector_size(16)));
+    __builtin_ia32_movntdq((v2di *)p, (v2di)v);
+#else
+    memcpy(p, &v, 16);
+#endif
+}
+
+static inline void ck_stream_fence(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_ia32_sfence();
+#endif
+}
+
 #endif

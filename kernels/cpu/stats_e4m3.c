@@ -55,6 +55,7 @@ CK_VEC_CLONES_WIDE void ck_cpu_e4m3_chunks_portable(const uint8_t *codes, uint64
                                                      ck_tally *t)
 {
     uint64_t nan_all = 0, zero_all = 0;
+    int64_t sum = 0, sq = 0; /* locals: e may share a cache line with another task's sums */
     uint8_t kmin = 0xFF, kmax = 0;
     for (uint64_t c = 0; c < nchunks; c++) {
         const uint8_t *x = codes + c * CK_STATS_CHUNK;
@@ -77,11 +78,12 @@ CK_VEC_CLONES_WIDE void ck_cpu_e4m3_chunks_portable(const uint8_t *codes, uint64
                 hi[l] = !isnan && key > hi[l] ? key : hi[l];
             }
         for (int l = 0; l < L; l++) {
-            e->sum += s[l], e->sq += ss[l], nan_all += nan[l], zero_all += zero[l];
+            sum += s[l], sq += ss[l], nan_all += nan[l], zero_all += zero[l];
             kmin = lo[l] < kmin ? lo[l] : kmin;
             kmax = hi[l] > kmax ? hi[l] : kmax;
         }
     }
+    e->sum += sum, e->sq += sq;
     tally_run(t, nan_all, zero_all, nchunks * CK_STATS_CHUNK - nan_all, kmin, kmax);
 }
 #undef L
@@ -127,6 +129,7 @@ T_VBMI static void chunks_vbmi(const uint8_t *codes, uint64_t nchunks, ck_exact_
     const __m512i pos_key = _mm512_set1_epi8((char)0x80);
     __m512i kmin = minus, kmax = _mm512_setzero_si512();
     uint64_t nan_all = 0, zero_all = 0;
+    int64_t sum = 0, sq = 0; /* locals: e may share a cache line with another task's sums */
     for (uint64_t c = 0; c < nchunks; c++) {
         const uint8_t *x = codes + c * CK_STATS_CHUNK;
         __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, q0 = s0, q1 = s0, q2 = s0, q3 = s0, q4 = s0;
@@ -154,11 +157,12 @@ T_VBMI static void chunks_vbmi(const uint8_t *codes, uint64_t nchunks, ck_exact_
         __m512i sk = _mm512_add_epi32(s0, _mm512_add_epi32(_mm512_slli_epi32(s1, 8), _mm512_slli_epi32(s2, 16)));
         __m512i qa = _mm512_add_epi32(q0, _mm512_add_epi32(_mm512_slli_epi32(q1, 8), _mm512_slli_epi32(q2, 16)));
         __m512i qb = _mm512_add_epi32(q3, _mm512_slli_epi32(q4, 8));
-        e->sum += _mm512_reduce_add_epi32(sk); /* |.| < 2^28 */
-        e->sq += sum_lanes_u32(qa) + (sum_lanes_u32(qb) << 24);
+        sum += _mm512_reduce_add_epi32(sk); /* |.| < 2^28 */
+        sq += sum_lanes_u32(qa) + (sum_lanes_u32(qb) << 24);
         nan_all += nan;
         zero_all += zero;
     }
+    e->sum += sum, e->sq += sq;
     tally_run(t, nan_all, zero_all, nchunks * CK_STATS_CHUNK - nan_all, min_bytes(kmin), max_bytes(kmax));
 }
 

@@ -25,7 +25,8 @@ echo
 echo "targets: transpose and cast >= 50% of memcpy; stats and hash >= 70%"
 awk '
     /% of memcpy/ {
-        pct = $(NF - 2) + 0; name = $0; sub(/ +[0-9.]+ GB\/s.*/, "", name)
+        for (i = 1; i <= NF; i++) if ($i ~ /%$/) pct = $i + 0
+        name = $0; sub(/ +[0-9.]+ GB\/s.*/, "", name)
         if (name ~ /^transpose|^cast/) tgt = 50; else if (name ~ /histogram/) next; else if (name ~ /^stats|^hash/) tgt = 70; else next
         printf "  %-34s %4d%%  target >= %d%%  %s\n", name, pct, tgt, (pct >= tgt ? "MET" : "MISSED")
     }' "$WORK/kernels.txt"
