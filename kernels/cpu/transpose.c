@@ -11,7 +11,12 @@
  * Work is cut into tasks of (batch, row block, group of column blocks); each task writes a disjoint
  * set of output bytes, so any thread count gives the same bytes. Packed 4-bit types, R and C even,
  * reduce to byte transposes: rows 2m and 2m+1 give, byte for byte, the even output rows' byte
- * (low nibbles) and the odd output rows' byte (high nibbles); see NIB_KERNEL. */
+ * (low nibbles) and the odd output rows' byte (high nibbles); see NIB_KERNEL. 8-bit elements use
+ * the same wide-vector layout (BYTE_KERNEL) where the CPU has AVX2 or AVX-512.
+ *
+ * Large outputs go past the caches (stream_output): where the output rows are a multiple of 4 KiB
+ * apart, as power-of-two shapes are, every line that a column of blocks writes falls in one cache
+ * set, and plain stores thrashed it. */
 #include <stdint.h>
 #include <string.h>
 
