@@ -56,6 +56,17 @@ void ck_cpu_e4m3_chunks(const uint8_t *codes, uint64_t nchunks, ck_exact_sums *e
 void ck_cpu_e4m3_chunks_portable(const uint8_t *codes, uint64_t nchunks, ck_exact_sums *e, ck_tally *t);
 bool ck_cpu_e4m3_chunks_vector(void);
 
+/* stats_avx512.c: the fast path of a whole F32 or BF16 chunk (kernels/cpu/stats.c's, the same
+ * bits) written for AVX-512; false for a chunk it does not take, having changed nothing (the BF16
+ * one fills buf with the chunk's floats either way). ck_cpu_stats_avx512: whether the CPU can run
+ * them. */
+bool ck_cpu_chunk_f32_avx512(const float *x, ck_tally *t, ck_chunk_moments *m);
+bool ck_cpu_chunk_bf16_avx512(const uint16_t *src, float *buf, ck_tally *t, ck_chunk_moments *m);
+bool ck_cpu_stats_avx512(void);
+/* For the tests: false makes the statistics use the portable fast paths even where AVX-512 is
+ * there (default true: use it where the CPU has it). */
+void ck_cpu_stats_allow_avx512(bool allow);
+
 /* compare.c, permute.c, quant.c, matmul.c (kernels/ops.h) */
 int ck_cpu_compare(ck_backend *be, const float *a, const float *b, uint64_t n, ck_compare *acc, ck_error *err);
 bool ck_cpu_permute_supports(ck_dtype dtype);

@@ -38,6 +38,7 @@ typedef struct {
     uint8_t **wbuf;                /* per worker, task_chunks chunks */
     uint64_t task_chunks;          /* chunks per task */
     bool counts_only;              /* pass 1 counts, no moments, min or max */
+    bool avx512;                   /* the fast paths of stats_avx512.c */
     /* pass 1: a task's results go into `st` as soon as they and all before them are done, merged
      * by whichever thread finishes a task and finds the merge free, so that the serial merge (in
      * chunk order; 7 ns a chunk, a tenth of a BF16 reduction) overlaps the other workers' tasks;
@@ -77,7 +78,8 @@ static const uint8_t *task_data(st_job *j, size_t task, uint64_t c0, uint64_t n,
 /* One whole chunk, in the lanes of kernels/stats.h, so the adds are those of ck_stats_chunk in the
  * same order. Written as loops over the 64 lanes, which the compiler turns into four 16-wide
  * accumulators (four independent add chains) with single min/max instructions: better code
- * than the same written with vector types. Sweep 1 reads the values as stored (F32, or BF16
+ * than the same written with vector types. This is the portable path: where the CPU has AVX-512,
+ * stats_avx512.c's written-out version of the same computes the same bits 1.3-1.6 times faster. Sweep 1 reads the values as stored (F32, or BF16
  * widened on the fly and kept in the L1 buffer for sweep 2). The fast path returns false,
  * having changed nothing, for a chunk it does not take (a non-finite value, or magnitudes
  * outside float's range); ck_stats_chunk reduces the buffer then. */
@@ -114,14 +116,10 @@ static inline __attribute__((always_inline)) bool sweep2(const float *p, const f
     }
     memcpy(ql, &q0, 64), memcpy(ql + 16, &q1, 64), memcpy(ql + 32, &q2, 64), memcpy(ql + 48, &q3, 64);
     ck_stats_shifted(m, CK_STATS_CHUNK, x[0], pl, ck_fold_lanes(ql));
-    if (small == 0) { /* there are zeros (rare in weights): count them */
-        uint32_t nz = 0;
+    uint32_t nz = 0;
+    if (small == 0) /* there are zeros (rare in weights): count them */
         for (unsigned i = 0; i < CK_STATS_CHUNK; i++) nz += (ck_f32_bits(x[i]) & 0x7FFFFFFFu) == 0;
-        t->zero += nz;
-    }
-    t->finite += CK_STATS_CHUNK;
-    t->min = lo < t->min ? lo : t->min;
-    t->max = hi > t->max ? hi : t->max;
+    ck_tally_add(t, 0, 0, nz, CK_STATS_CHUNK, lo, hi);
     return true;
 }
 
@@ -373,11 +371,13 @@ static void moments_task(void *ctx, size_t task, int worker)
             continue;
         }
         if (j->dtype == CK_BF16) {
-            if (!chunk_fast_bf16((const uint16_t *)(const void *)p, buf, t, m)) chunk_masked(buf, t, m);
+            const uint16_t *h = (const uint16_t *)(const void *)p;
+            if (!(j->avx512 ? ck_cpu_chunk_bf16_avx512(h, buf, t, m) : chunk_fast_bf16(h, buf, t, m)))
+                chunk_masked(buf, t, m);
             continue;
         }
         const float *x = chunk_values(j, p, CK_STATS_CHUNK, buf);
-        if (!chunk_fast_f32(x, t, m)) chunk_masked(x, t, m);
+        if (!(j->avx512 ? ck_cpu_chunk_f32_avx512(x, t, m) : chunk_fast_f32(x, t, m))) chunk_masked(x, t, m);
     }
     task_done(j, c0, (c1 - c0) * CK_STATS_CHUNK);
     task_finished(j, task);
@@ -517,6 +517,17 @@ static int moments(ck_backend *be, st_job *j, uint64_t n, ck_stats *st, ck_error
     return 0;
 }
 
+static atomic_bool avx512_allowed = true;
+
+void ck_cpu_stats_allow_avx512(bool allow) { atomic_store(&avx512_allowed, allow); }
+
+static bool use_avx512(void)
+{
+    static int have = -1; /* benign race: every thread computes the same value */
+    if (have < 0) have = ck_cpu_stats_avx512();
+    return have && atomic_load(&avx512_allowed);
+}
+
 static int mixed_kinds(ck_dtype dtype, ck_error *err)
 {
     return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1,
@@ -534,7 +545,7 @@ int ck_cpu_stats(ck_backend *be, ck_dtype dtype, const void *src, uint64_t n, ck
         return ck_error_set(err, CK_E_USAGE, NULL, NULL, -1, "stats: the reduction is finished");
     st_job j = {.src = src, .dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32,
                 .failed_task = SIZE_MAX, .task_chunks = CHUNKS_PER_TASK * 4 / (bits / 8), /* 256 KiB */
-                .counts_only = st->counts_only, .st = st};
+                .counts_only = st->counts_only, .st = st, .avx512 = use_avx512()};
     if (st->pass == 2) return st->histogram ? histogram(be, &j, n, st, err) : 0;
     if (n && !ck_stats_take_dtype(st, dtype)) return mixed_kinds(dtype, err);
     pthread_mutex_init(&j.merge_mu, NULL);
@@ -588,7 +599,8 @@ int ck_cpu_stats_stream(ck_backend *be, ck_dtype dtype, const ck_elem_source *sr
     ck_stats_take_dtype(st, dtype); /* a fresh reduction: takes any */
     ck_cpu *cpu = be->impl;
     st_job j = {.dtype = dtype, .ebytes = bits / 8, .to_f32 = dtype == CK_F32 ? NULL : cd->to_f32, .read = src,
-                .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS, .counts_only = st->counts_only};
+                .failed_task = SIZE_MAX, .task_chunks = STREAM_TASK_CHUNKS, .counts_only = st->counts_only,
+                .avx512 = use_avx512()};
     if (src->align) { /* tasks of a whole number of the source's units, at least STREAM_TASK_CHUNKS */
         uint64_t unit = src->align / CK_STATS_CHUNK;
         if (!unit || src->align % CK_STATS_CHUNK)

@@ -525,6 +525,15 @@ static void test_stats_e4m3_exact(void)
     CHECK(bad == 0);
 }
 
+/* The same with the portable fast paths, where the CPU would take the AVX-512 ones. */
+static void test_stats_portable(void)
+{
+    fprintf(stderr, "  (AVX-512 statistics kernels %s)\n", ck_cpu_stats_avx512() ? "turned off here" : "absent anyway");
+    ck_cpu_stats_allow_avx512(false);
+    test_stats();
+    ck_cpu_stats_allow_avx512(true);
+}
+
 /* One f32 stored as dtype d (BF16/F16 rounded by the codec, F32 as is). */
 static void ck_cpu_dtypes_from_f32(ck_dtype d, const float *v, uint8_t *dst)
 {
@@ -852,6 +861,7 @@ int main(void)
     RUN_TEST("kernels", test_dequant_fp4);
     RUN_TEST("kernels", test_dequant_fp8);
     RUN_TEST("kernels", test_stats);
+    RUN_TEST("kernels", test_stats_portable);
     RUN_TEST("kernels", test_stats_e4m3_exact);
     RUN_TEST("kernels", test_decode_every_code);
     RUN_TEST("kernels", test_cast_bf16_every_code);
