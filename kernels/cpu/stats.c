@@ -521,11 +521,15 @@ static atomic_bool avx512_allowed = true;
 
 void ck_cpu_stats_allow_avx512(bool allow) { atomic_store(&avx512_allowed, allow); }
 
+static bool have_avx512;
+static pthread_once_t avx512_once = PTHREAD_ONCE_INIT;
+
+static void detect_avx512(void) { have_avx512 = ck_cpu_stats_avx512(); }
+
 static bool use_avx512(void)
 {
-    static int have = -1; /* benign race: every thread computes the same value */
-    if (have < 0) have = ck_cpu_stats_avx512();
-    return have && atomic_load(&avx512_allowed);
+    pthread_once(&avx512_once, detect_avx512);
+    return have_avx512 && atomic_load(&avx512_allowed);
 }
 
 static int mixed_kinds(ck_dtype dtype, ck_error *err)
