@@ -78,11 +78,12 @@ static const uint8_t *task_data(st_job *j, size_t task, uint64_t c0, uint64_t n,
 /* One whole chunk, in the lanes of kernels/stats.h, so the adds are those of ck_stats_chunk in the
  * same order. Written as loops over the 64 lanes, which the compiler turns into four 16-wide
  * accumulators (four independent add chains) with single min/max instructions: better code
- * than the same written with vector types. This is the portable path: where the CPU has AVX-512,
- * stats_avx512.c's written-out version of the same computes the same bits 1.3-1.6 times faster. Sweep 1 reads the values as stored (F32, or BF16
+ * than the same written with vector types. Sweep 1 reads the values as stored (F32, or BF16
  * widened on the fly and kept in the L1 buffer for sweep 2). The fast path returns false,
  * having changed nothing, for a chunk it does not take (a non-finite value, or magnitudes
- * outside float's range); ck_stats_chunk reduces the buffer then. */
+ * outside float's range); ck_stats_chunk reduces the buffer then. This is the portable path:
+ * where the CPU has AVX-512, stats_avx512.c's written-out version computes the same bits 1.3-1.6
+ * times faster. */
 #define L CK_STATS_LANES
 typedef float v16f __attribute__((vector_size(64)));
 
