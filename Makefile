@@ -49,7 +49,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test unit asan bench demo fuzz deps venv clean backends screenshots FORCE
+.PHONY: all test unit asan bench bench-gpu demo fuzz deps venv clean backends screenshots FORCE
 all: $(BIN)/ckdoc $(CUDA_PLUGIN) backends
 
 backends:
@@ -111,6 +111,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# The GPU bench calls the CUDA back end's timing hooks directly (it skips itself without a device).
+$(BUILD)/tools/bench_cuda: tests/tools/bench_cuda.c $(LIB) $(CUDA_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CUDA_OBJ) $(LIB) $(if $(CUDA_OBJ),$(CUDA_LIBS)) $(LDLIBS)
+
 unit: $(UNIT_BIN) $(TOOL_BIN)
 
 # The Python reference clients (safetensors, numpy, ml_dtypes) live in a test-only virtualenv.
@@ -129,6 +134,10 @@ asan:
 
 bench: all unit
 	CKDOC=$(abspath $(BIN)/ckdoc) TEST_BIN=$(abspath $(BUILD)) tests/bench/run.sh
+
+# The CUDA kernels on the GPU against a device-to-device copy (make bench runs it too).
+bench-gpu: $(BUILD)/tools/bench_cuda
+	$(BUILD)/tools/bench_cuda
 
 # The main job on the bundled demo checkpoint (written by ckdoc itself: a small qwen3_moe with two
 # real problems). check exits 1 because it finds them; that is the demo working.

@@ -52,14 +52,17 @@ void *ck_cuda_upload(ck_cuda *c, int i, const void *host, size_t bytes, ck_error
         ck_error_set(err, CK_E_IO, NULL, NULL, -1, "CUDA: upload of %zu bytes failed: %s", bytes, cudaGetErrorString(e));
         return NULL;
     }
+    ck_cuda_mark_in(c);
     return d;
 }
 
 int ck_cuda_finish(ck_cuda *c, void *host, const void *dev, size_t bytes, ck_error *err)
 {
     CUDA_CHECK(err, cudaGetLastError());
+    ck_cuda_mark_out(c);
     CUDA_CHECK(err, cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, c->stream));
     CUDA_CHECK(err, cudaStreamSynchronize(c->stream));
+    ck_cuda_add_timed(c);
     return 0;
 }
 
@@ -90,6 +93,7 @@ static void cuda_destroy(ck_backend *be)
     if (c) {
         ck_cuda_blas_release(c);
         ck_cuda_stats_release(c);
+        ck_cuda_timing_release(c);
         for (int i = 0; i < CK_CUDA_BUFS; i++)
             if (c->buf[i]) cudaFree(c->buf[i]);
         if (c->stream) cudaStreamDestroy(c->stream);

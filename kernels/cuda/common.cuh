@@ -30,7 +30,18 @@ typedef struct {
     size_t cap[CK_CUDA_BUFS];
     void *blas;                 /* cublasHandle_t, made on the first matmul (matmul.cu) */
     void *stats;                /* the statistics' streams and staging buffers, made on first use (stats.cu) */
+    /* the GPU bench's device timing (timing.cu): events after an op's last upload and before its
+     * first download, their distance added up */
+    bool timing;
+    cudaEvent_t ev_in, ev_out;
+    double device_ms;
 } ck_cuda;
+
+/* timing.cu: the two timing points (no-ops unless timing is on). */
+void ck_cuda_mark_in(ck_cuda *c);
+void ck_cuda_mark_out(ck_cuda *c);
+void ck_cuda_add_timed(ck_cuda *c);
+void ck_cuda_timing_release(ck_cuda *c);
 
 /* Make sure buffer `i` holds `bytes`; returns its device pointer or NULL with err set. */
 void *ck_cuda_scratch(ck_cuda *c, int i, size_t bytes, ck_error *err);

@@ -196,4 +196,13 @@ PY
 else
     echo "  ckdoc check --deep is not built"
 fi
+
+# ---- the CUDA kernels on a GPU (skipped without one) --------------------------------------------
+echo
+echo "== CUDA kernels (bench_cuda) =="
+if [ -x "$TEST_BIN/tools/bench_cuda" ]; then
+    "$TEST_BIN/tools/bench_cuda" | sed 's/^/  /'
+else
+    echo "  bench_cuda is not built"
+fi
 exit 0
