@@ -208,10 +208,9 @@ static void nib_edges(const uint8_t *s, uint8_t *d, uint64_t sbytes, uint64_t db
 }
 
 /* The bytes of a task that no block covers: the right edge, then the bottom one (noipa: see
- * nib_edges). */
-#if defined(__GNUC__) && !defined(__clang__)
+ * nib_edges). Only the wide byte kernels below use it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((noipa))
-#endif
 static void byte_edges(const uint8_t *s, uint8_t *d, uint64_t R, uint64_t C, uint64_t p0, uint64_t pfull, uint64_t p1,
                        uint64_t k0, uint64_t kfull, uint64_t k1, bool streamed)
 {
@@ -221,6 +220,7 @@ static void byte_edges(const uint8_t *s, uint8_t *d, uint64_t R, uint64_t C, uin
     for (uint64_t r = pfull; r < p1; r++)
         for (uint64_t c = k0; c < k1; c++) d[c * R + r] = s[r * C + c];
 }
+#endif
 
 /* One block's E (or O) buffer, transposed into the output rows 2k' (or 2k'+1) for k' = k.., bytes
  * p..: consecutive k' are 2 rows apart, hence the step. Output row groups in order, so that each
