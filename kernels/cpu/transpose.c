@@ -376,26 +376,27 @@ BYTE_MAKE_FN(byte_make64, T_AVX512, ck_v64u8, ck_v8u64, 4, 2, (0, 1, 4, 5, 8, 9,
 BYTE_KERNEL(tp_byte64, T_AVX512, ck_v64u8, byte_make64, nib_store64, 4)
 #endif
 
-/* The 8-bit kernel for this CPU; *line_stores: its stores are whole 64-byte lines. */
-static ck_task_fn byte_kernel(bool *line_stores)
+/* The widest build of a kernel that this CPU runs (64-, 32- or 16-byte vectors); *line_stores:
+ * its stores are whole 64-byte lines. */
+typedef struct {
+    ck_task_fn w64, w32, w16;
+} tp_widths;
+
+static ck_task_fn widest(const tp_widths *k, bool *line_stores)
 {
     *line_stores = false;
 #ifdef NIB_WIDE
-    if (__builtin_cpu_supports("x86-64-v4")) return *line_stores = true, tp_byte64;
-    if (__builtin_cpu_supports("avx2")) return tp_byte32;
+    if (__builtin_cpu_supports("x86-64-v4")) return *line_stores = true, k->w64;
+    if (__builtin_cpu_supports("avx2")) return k->w32;
 #endif
-    return tp_u8;
+    return k->w16;
 }
 
-static ck_task_fn nib_kernel(bool *line_stores)
-{
-    *line_stores = false;
 #ifdef NIB_WIDE
-    if (__builtin_cpu_supports("x86-64-v4")) return *line_stores = true, tp_nib64;
-    if (__builtin_cpu_supports("avx2")) return tp_nib32;
+static const tp_widths byte_kernels = {tp_byte64, tp_byte32, tp_u8}, nib_kernels = {tp_nib64, tp_nib32, tp_nib16};
+#else
+static const tp_widths byte_kernels = {tp_u8, tp_u8, tp_u8}, nib_kernels = {tp_nib16, tp_nib16, tp_nib16};
 #endif
-    return tp_nib16;
-}
 
 /* 4-bit, any shape (odd R or C: output bytes straddle rows and batches). Each task owns a range
  * of output bytes in flat order and fetches both nibbles of each. Slower, but only odd shapes
@@ -478,7 +479,7 @@ int ck_cpu_transpose(ck_backend *be, ck_dtype dtype, const void *src, void *dst,
         if (rows % 2 == 0 && cols % 2 == 0) {
             tp_job j = {src, dst, rows, cols, (rows / 2 + TILE - 1) / TILE, (cols / 2 + TILE - 1) / TILE, false};
             bool lines;
-            ck_task_fn fn = nib_kernel(&lines);
+            ck_task_fn fn = widest(&nib_kernels, &lines);
             j.stream = lines && stream_output(dst, n / 2, rows / 2);
             ck_pool_run(pool, batch * j.row_blocks * j.col_groups, fn, &j);
         } else {
@@ -488,7 +489,7 @@ int ck_cpu_transpose(ck_backend *be, ck_dtype dtype, const void *src, void *dst,
         return 0;
     }
     bool lines = bits >= 16; /* TP_KERNEL: V = 16 / w lines at a time (below) */
-    ck_task_fn fn = bits == 8 ? byte_kernel(&lines) : kernel_for(bits);
+    ck_task_fn fn = bits == 8 ? widest(&byte_kernels, &lines) : kernel_for(bits);
     if (!fn)
         return ck_error_set(err, CK_E_UNSUPPORTED, NULL, NULL, -1, "transpose: no CPU kernel for %s",
                             ck_dtype_name(dtype));
