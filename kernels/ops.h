@@ -112,8 +112,9 @@ CK_HOST_DEVICE static inline void ck_cmp_run(const float *a, const float *b, uin
         dd[k] = lanes[CK_CMP_DD][k];
     }
     uint64_t nonfinite = 0, mismatch = 0;
-    double mx = t->max_abs;
-#define CK_CMP_BODY(i, lane) CK_CMP_PAIR(a[i], b[i], dot[lane], aa[lane], bb[lane], dd[lane], nonfinite, mismatch, mx)
+    double mx[CK_CMP_LANES]; /* per lane, so that the loop vectorizes; a max is exact in any order */
+    for (int k = 0; k < CK_CMP_LANES; k++) mx[k] = t->max_abs;
+#define CK_CMP_BODY(i, lane) CK_CMP_PAIR(a[i], b[i], dot[lane], aa[lane], bb[lane], dd[lane], nonfinite, mismatch, mx[lane])
     uint64_t i = 0, whole = off == 0 ? n / CK_CMP_LANES * CK_CMP_LANES : 0;
     for (; i < whole; i += CK_CMP_LANES) /* the same order, with constant lane numbers */
         for (int k = 0; k < CK_CMP_LANES; k++) CK_CMP_BODY(i + k, k);
@@ -127,7 +128,7 @@ CK_HOST_DEVICE static inline void ck_cmp_run(const float *a, const float *b, uin
     }
     t->nonfinite += nonfinite;
     t->mismatch += mismatch;
-    t->max_abs = mx;
+    for (int k = 0; k < CK_CMP_LANES; k++) t->max_abs = mx[k] > t->max_abs ? mx[k] : t->max_abs;
 }
 
 /* ---- permutes ----------------------------------------------------------------------------- */

@@ -17,7 +17,7 @@ typedef struct {
     ck_cmp_tally tally[BATCH / GROUP];
 } cmp_job;
 
-CK_VEC_CLONES static void cmp_task(void *ctx, size_t task)
+CK_VEC_CLONES_WIDE static void cmp_task(void *ctx, size_t task)
 {
     cmp_job *j = ctx;
     ck_cmp_tally t = {0};
